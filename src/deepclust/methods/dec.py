@@ -1,0 +1,135 @@
+"""AE + k-means, DEC and IDEC on the fully connected autoencoder d-500-500-2000-10.
+
+Algorithm (DEC: Xie, Girshick, Farhadi, ICML 2016; IDEC: Guo, Gao, Liu, Yin, IJCAI 2017):
+  1. pretrain the autoencoder on reconstruction (MSE);
+  2. k-means (n_init=20) on the embedding -> initial centres mu;
+  3. self-training: every T iterations compute Q (Student-t, Eq. 1) on all data and the target
+     P (Eq. 3); minimise KL(P||Q) (DEC) or L_r + gamma KL(P||Q) (IDEC) on minibatches; stop when fewer
+     than tol of the labels change between refreshes.
+
+Deviations, recorded: the original DEC pretrains greedily layer by layer as stacked denoising
+autoencoders (dropout 0.2, SGD); we follow the authors' later Keras code (Guo's DEC/IDEC, used by the
+seed papers' baselines): end-to-end pretraining, Adam(1e-3), 200 epochs, batch 256, glorot init.
+Clustering phase: DEC SGD(0.01, momentum 0.9); IDEC Adam(1e-3), gamma 0.1; both T=140, tol=0.001,
+max_iter=20,000, batches taken in order (as in the Keras code).
+"""
+from __future__ import annotations
+
+from typing import ClassVar
+
+import torch
+
+from ..engine.assignment import init_centers, nearest
+from ..engine.base import estimator
+from ..engine.deep import DeepClusterer
+from ..engine.training import encode, pretrain_autoencoder, self_training
+from ..nn import ClusteringHead, MLPAutoencoder
+
+
+@estimator
+class AEKMeans(DeepClusterer):
+    """Autoencoder + k-means: pretrain the autoencoder, then k-means on its embedding."""
+
+    hidden: tuple = (500, 500, 2000)
+    latent_dim: int = 10
+    pretrain_epochs: int = 200
+    pretrain_lr: float = 1e-3
+    batch_size: int = 256
+    n_init: int = 20
+
+    presets: ClassVar[dict] = {"paper": {}, "cpu": {"pretrain_epochs": 50},
+                               "smoke": {"pretrain_epochs": 3, "n_init": 3}}
+
+    # -- the pieces subclasses swap ---------------------------------------------------------------
+    def _build_autoencoder(self, fit):
+        return MLPAutoencoder(fit.data.dim, self.hidden, self.latent_dim)
+
+    def _image_shape(self, X):
+        return None
+
+    def _init_method(self) -> str:
+        return "kmeans"
+
+    # -- the algorithm ----------------------------------------------------------------------------
+    def _pretrain_and_init(self, fit):
+        s = fit.state
+        if not hasattr(s, "ae"):
+            s.ae = self._build_autoencoder(fit).to(fit.device)
+        pretrain_autoencoder(fit, "pretrain", epochs=self.pretrain_epochs, batch_size=self.batch_size,
+                             lr=self.pretrain_lr)
+
+        def init():
+            z = encode(fit, s.ae.encode, modules=(s.ae,))
+            centers, labels = init_centers(z, self.n_clusters, self._init_method(), fit.seed, self.n_init)
+            s.init_centers = torch.as_tensor(centers)
+            s.init_labels = torch.as_tensor(labels, device=fit.device)
+            return fit.monitor(labels)
+
+        fit.once("init", init)
+
+    def _fit(self, X, y):
+        fit = self._make_fit(X, y, image_shape=self._image_shape(X))
+        self._pretrain_and_init(fit)
+        s = fit.state
+        fit.finish(s.init_labels, encoder_=s.ae.encoder, autoencoder_=s.ae, cluster_centers_=s.init_centers.numpy())
+
+
+@estimator
+class DEC(AEKMeans):
+    """Deep Embedded Clustering: KL(P||Q) self-training of the encoder and centres (decoder dropped)."""
+
+    lr: float = 0.01
+    optimizer: str = "sgd"
+    max_iter: int = 20000
+    update_interval: int = 140
+    tol: float = 0.001
+    alpha: float = 1.0
+
+    presets: ClassVar[dict] = {"paper": {}, "cpu": {"pretrain_epochs": 50, "max_iter": 5000},
+                               "smoke": {"pretrain_epochs": 3, "max_iter": 60, "update_interval": 20,
+                                         "n_init": 3}}
+
+    def _loss_weight(self) -> float | None:
+        """Weight of KL(P||Q) next to L_r; None = no reconstruction term (DEC)."""
+        return None
+
+    def _fit(self, X, y):
+        fit = self._make_fit(X, y, image_shape=self._image_shape(X))
+        self._pretrain_and_init(fit)
+        s = fit.state
+        if not hasattr(s, "head"):
+            s.head = ClusteringHead(s.init_centers, self.alpha).to(fit.device)
+            s.labels = s.init_labels
+        gamma = self._loss_weight()
+
+        def forward(x):
+            z = s.ae.encode(x)
+            return z, (s.ae.decode(z).view_as(x) if gamma is not None else None)
+
+        self_training(fit, "cluster", model_forward=forward, params=lambda: [*s.ae.parameters(), *s.head.parameters()],
+                      gamma=gamma, lr=self.lr, optimizer=self.optimizer, batch_size=self.batch_size,
+                      max_iter=self.max_iter, update_interval=self.update_interval, tol=self.tol,
+                      alpha=self.alpha, modules=lambda: (s.ae,))
+        fit.finish(s.labels, encoder_=s.ae.encoder, autoencoder_=s.ae, cluster_centers_=s.head.centers)
+
+    def predict_proba(self, X):
+        """Soft assignment Q (Student-t) of new samples."""
+        from ..engine.assignment import student_t
+        Z = torch.from_numpy(self.transform(X))
+        return student_t(Z, torch.as_tensor(self.cluster_centers_), self.alpha).numpy()
+
+
+@estimator
+class IDEC(DEC):
+    """Improved DEC: keeps the decoder, minimises L_r + gamma KL(P||Q) (gamma = 0.1), Adam(1e-3)."""
+
+    lr: float = 1e-3
+    optimizer: str = "adam"
+    gamma: float = 0.1
+
+    def _loss_weight(self):
+        return self.gamma
+
+
+METHODS = {"ae-kmeans": AEKMeans, "dec": DEC, "idec": IDEC}
+__all__ = ["AEKMeans", "DEC", "IDEC", "nearest"]
