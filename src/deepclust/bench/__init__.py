@@ -1,0 +1,1 @@
+"""Benchmarks and reproductions: run methods over seeds, write committed result files."""

@@ -1,0 +1,142 @@
+"""Committed benchmark result files (format in DESIGN.md) and the loop that produces them."""
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..engine.io import write_json
+
+RESULTS_DIR = Path("benchmarks/results")
+
+
+def machine_description(device: str = "cpu") -> str:
+    """e.g. 'cpu (2 cores, x86_64, torch 2.13.0+cpu)' or 'cuda (NVIDIA H100 ...)'."""
+    import torch
+    if str(device).startswith("cuda") and torch.cuda.is_available():
+        return f"cuda ({torch.cuda.get_device_name(0)}, torch {torch.__version__})"
+    return f"cpu ({os.cpu_count()} cores, {platform.machine()}, torch {torch.__version__}, {torch.get_num_threads()} threads)"
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=10)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                               text=True, timeout=10).stdout.strip()
+        return out.stdout.strip() + ("-dirty" if dirty else "") if out.returncode == 0 else "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def command_line() -> str:
+    return " ".join(shlex.quote(a) for a in [Path(sys.executable).name, *sys.argv])
+
+
+def run_once(method: str, dataset: str, seed: int, preset: str = "paper", *, dataset_kwargs: dict | None = None,
+             overrides: dict | None = None, device: str = "auto", verbose: int = 0) -> dict:
+    """Fit `method` (registry name) on `dataset` with one seed; return metrics, wall time, the estimator."""
+    from ..datasets import load_dataset
+    from ..methods import get
+    from ..metrics import evaluate
+    ds = load_dataset(dataset, **(dataset_kwargs or {}))
+    cls = get(method)
+    kw = dict(overrides or {})
+    fields = cls.__dataclass_fields__
+    for k, v in (("random_state", seed), ("device", device), ("verbose", verbose)):
+        if k in fields:
+            kw.setdefault(k, v)
+    if "n_clusters" in fields and ds.n_classes:
+        kw.setdefault("n_clusters", ds.n_classes)
+    est = cls.from_preset(preset, **kw) if preset in cls.presets else cls(**kw)
+    t = time.time()
+    est.fit(ds.X, ds.y)
+    seconds = time.time() - t
+    out = {"seed": seed, "seconds": seconds, **evaluate(ds.y, est.labels_), "estimator": est}
+    return out
+
+
+def benchmark(method: str, dataset: str, preset: str, seeds, *, paper: dict | None = None,
+              dataset_kwargs: dict | None = None, overrides: dict | None = None, device: str = "auto",
+              budget: str | None = None, out: Path | None = None, tag: str | None = None, verbose: int = 0,
+              extra: dict | None = None) -> dict:
+    """Run seeds, write benchmarks/results/<method>/<dataset>-<preset>[-tag].json, return the record.
+
+    `budget` describes the epochs/iterations actually run (e.g. "pretrain 200 ep + 20000 it max");
+    `paper` = {"acc": .., "nmi": .., "source": "001 Table III"} as fractions in [0, 1]."""
+    runs = []
+    for seed in seeds:
+        r = run_once(method, dataset, seed, preset, dataset_kwargs=dataset_kwargs, overrides=overrides,
+                     device=device, verbose=verbose)
+        est = r.pop("estimator")
+        r["iterations"] = _iterations(est)
+        runs.append(r)
+        print(f"{method} {dataset} {preset} seed={seed}: acc={r['acc']:.4f} nmi={r['nmi']:.4f} "
+              f"ari={r['ari']:.4f} ({r['seconds']:.1f}s)", flush=True)
+    from ..engine.device import resolve_device
+    rec = summarise(method, dataset, preset, runs, paper=paper, dataset_kwargs=dataset_kwargs, overrides=overrides,
+                    device=machine_description(str(resolve_device(device))), budget=budget, extra=extra)
+    write_result(rec, out=out, tag=tag)
+    return rec
+
+
+METRICS = ("acc", "nmi", "ari")
+
+
+def summarise(method: str, dataset: str, preset: str, runs: list[dict], *, paper: dict | None = None,
+              dataset_kwargs: dict | None = None, overrides: dict | None = None, device: str | None = None,
+              budget=None, command: str | None = None, extra: dict | None = None) -> dict:
+    """The committed result record (DESIGN.md format) from per-seed runs [{"seed", "acc", "nmi", "ari",
+    "seconds", "iterations"}]. Besides mean/std it holds median/min/max (papers that report those are
+    compared on the same statistic). The gap is ours - paper's, on the statistic named by
+    paper["statistic"] (default: mean; "reported" is compared with our mean)."""
+    vals = {m: [float(r[m]) for r in runs] for m in METRICS}
+    rec = {"method": method, "dataset": dataset, "preset": preset, "device": device or machine_description(),
+           "seeds": [r["seed"] for r in runs],
+           **{m: [round(v, 4) for v in vals[m]] for m in METRICS},
+           "mean": {m: round(float(np.mean(vals[m])), 4) for m in METRICS},
+           "std": {m: round(float(np.std(vals[m])), 4) for m in METRICS},
+           "median": {m: round(float(np.median(vals[m])), 4) for m in METRICS},
+           "min": {m: round(float(np.min(vals[m])), 4) for m in METRICS},
+           "max": {m: round(float(np.max(vals[m])), 4) for m in METRICS},
+           "epochs_or_iterations": budget or [r.get("iterations") for r in runs],
+           "wall_seconds": [round(float(r["seconds"]), 1) for r in runs],
+           "overrides": overrides or {}, "dataset_kwargs": dataset_kwargs or {},
+           "paper": paper, "command": command or command_line(), "commit": git_commit(),
+           "date": _dt.date.today().isoformat(), **(extra or {})}
+    if paper:
+        stat = {"reported": "mean", "best": "max"}.get(paper.get("statistic", "mean"), paper.get("statistic", "mean"))
+        stat = stat if stat in ("mean", "median", "min", "max") else "mean"
+        rec["gap"] = {m: round(rec[stat][m] - paper[m], 4) for m in METRICS
+                      if isinstance(paper.get(m), (int, float))}
+    return rec
+
+
+def result_path(rec: dict, out: Path | None = None, tag: str | None = None) -> Path:
+    name = f"{rec['dataset']}-{rec['preset']}" + (f"-{tag}" if tag else "") + ".json"
+    return Path(out or RESULTS_DIR) / rec["method"] / name.replace("/", "_")
+
+
+def write_result(rec: dict, out: Path | None = None, tag: str | None = None) -> Path:
+    """Write benchmarks/results/<method>/<dataset>-<preset>[-tag].json (atomically); returns the path."""
+    path = result_path(rec, out, tag)
+    write_json(path, rec)
+    print(f"wrote {path}")
+    return path
+
+
+def _iterations(est) -> dict:
+    """Steps actually run per phase, read from the estimator's history."""
+    hist = getattr(est, "history_", None) or []
+    last: dict = {}
+    for row in hist:
+        unit = next((k for k in ("epoch", "it", "step", "iteration") if k in row), None)
+        if unit:
+            last[row["phase"]] = f"{row[unit]} {unit}"
+    return last
