@@ -1,0 +1,99 @@
+"""CAE-MLE (spec 001): Ward initialisation, option B (Ward refresh), resume, save/load, errors."""
+import numpy as np
+import pytest
+import torch
+from scipy.cluster.hierarchy import fcluster
+from scipy.cluster.hierarchy import ward as scipy_ward
+
+from deepclust.datasets import load_dataset
+from deepclust.engine.assignment import cluster_means, ward
+from deepclust.errors import InvalidInputError
+from deepclust.methods import get
+from deepclust.methods import caemle as caemle_mod
+from deepclust.methods.caemle import CAEMLE, match_centers
+from deepclust.metrics import acc, ari, nmi
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_dataset("digits")
+
+
+@pytest.fixture(scope="module")
+def small(digits):
+    return load_dataset("digits", subset=500, seed=0)
+
+
+def test_registry():
+    assert get("cae-mle") is CAEMLE
+
+
+def test_ward_init_centres_are_means_of_the_ward_partition(small):
+    # max_iter=0: the encoder after fit is the one the initialisation saw
+    m = CAEMLE.from_preset("smoke", max_iter=0, verbose=0).fit(small.X)
+    Z = m.transform(small.X).astype(np.float64)
+    _, labels = ward(Z, 10)
+    np.testing.assert_array_equal(m.init_labels_, labels)
+    np.testing.assert_allclose(m.init_centers_, cluster_means(Z, m.init_labels_, 10), rtol=1e-4, atol=1e-5)
+    # the same partition as scipy's O(n^2) Ward (spec §2.3)
+    ref = fcluster(scipy_ward(Z), t=10, criterion="maxclust")
+    assert ari(ref, m.init_labels_) == pytest.approx(1.0)
+    assert len(np.unique(m.init_labels_)) == 10
+
+
+def test_beats_chance_on_digits(digits):
+    m = CAEMLE.from_preset("smoke", pretrain_epochs=10, batch_size=64, max_iter=100, verbose=0)
+    labels = m.fit_predict(digits.X)
+    assert acc(digits.y, labels) > 0.5 and nmi(digits.y, labels) > 0.45  # chance: ~0.12 / ~0.01
+
+
+def test_match_centers_recovers_permutation():
+    rng = np.random.default_rng(0)
+    prev = rng.normal(size=(6, 4)).astype(np.float32)
+    perm = rng.permutation(6)
+    new = prev[perm] + 0.01 * rng.normal(size=(6, 4)).astype(np.float32)
+    np.testing.assert_allclose(match_centers(prev, new), prev, atol=0.05)
+
+
+def test_ac_refresh_resume_equals_uninterrupted(small, tmp_path, monkeypatch):
+    kw = dict(pretrain_epochs=2, max_iter=60, update_interval=20, tol=0.0, ac_refresh=True, verbose=0)
+    ref = CAEMLE.from_preset("smoke", **kw).fit(small.X)
+
+    calls = {"n": 0}
+    real = caemle_mod.kl_clustering_loss
+
+    def flaky(p, q):
+        calls["n"] += 1
+        if calls["n"] == 50:
+            raise KeyboardInterrupt("simulated kill")
+        return real(p, q)
+
+    monkeypatch.setattr(caemle_mod, "kl_clustering_loss", flaky)
+    ck = dict(checkpoint_dir=str(tmp_path / "ck"), checkpoint_every=20)
+    with pytest.raises(KeyboardInterrupt):
+        CAEMLE.from_preset("smoke", **kw, **ck).fit(small.X)
+    monkeypatch.setattr(caemle_mod, "kl_clustering_loss", real)
+    resumed = CAEMLE.from_preset("smoke", **kw, **ck, resume=True).fit(small.X)
+    np.testing.assert_array_equal(resumed.labels_, ref.labels_)
+    np.testing.assert_allclose(resumed.cluster_centers_, ref.cluster_centers_, atol=1e-6)
+    # Ward re-ran at the target updates after the first (it = 20 and 40)
+    assert ref.n_ward_refresh_ == resumed.n_ward_refresh_ == 2
+    assert resumed.history_[-1]["it"] == 60
+
+
+def test_save_load_roundtrip(small, tmp_path):
+    m = CAEMLE.from_preset("smoke", verbose=0).fit(small.X)
+    path = tmp_path / "m.pt"
+    m.save(path)
+    m2 = CAEMLE.load(path)
+    np.testing.assert_array_equal(m.predict(small.X), m2.predict(small.X))
+    np.testing.assert_array_equal(m2.predict(small.X), m.labels_)
+
+
+@pytest.mark.parametrize("bad", [{"gamma": -1.0}, {"tol": 2.0}, {"update_interval": 0}, {"max_iter": -5},
+                                 {"ac_refresh": "yes"}])
+def test_bad_params(bad, small):
+    with pytest.raises(InvalidInputError):
+        CAEMLE.from_preset("smoke", verbose=0, **bad).fit(small.X)
