@@ -137,19 +137,24 @@ def test_resume_skips_finished_folds(tmp_path, monkeypatch):
     assert resumed.folds_resumed_ == [0, 1]
     np.testing.assert_array_equal(resumed.ifl_features_, ref.ifl_features_)
     np.testing.assert_array_equal(resumed.labels_, ref.labels_)
+    # a saved fold is not reused by a run with other base settings
+    other = {**TINY, "base_params": {"pretrain_epochs": 2, "max_iter": 10}}
+    with pytest.raises(InvalidInputError, match="other base settings"):
+        DeepIFL(**other, **ck, resume=True).fit(X)
 
 
 def test_parallel_folds_match_sequential(tmp_path):
     X = load_dataset("digits", subset=300, seed=2).X
     seq = DeepIFL(**TINY).fit(X)
-    par = DeepIFL(**TINY, n_jobs=2, checkpoint_dir=str(tmp_path / "par")).fit(X)
+    # "fork" keeps the test fast (no re-import in the children); the default start method is "spawn"
+    par = DeepIFL(**TINY, n_jobs=2, mp_context="fork", checkpoint_dir=str(tmp_path / "par")).fit(X)
     np.testing.assert_allclose(par.ifl_features_, seq.ifl_features_, atol=1e-5)
     assert all((tmp_path / "par" / f"fold-{j}" / "model.pt").is_file() for j in range(3))
 
 
 @pytest.mark.parametrize("bad", [{"base": "nope"}, {"n_folds": 1}, {"align": "greedy"}, {"final": "F9"},
                                  {"ifl_scaling": "l2"}, {"n_folds": 2}, {"base_params": {"bogus": 1}},
-                                 {"n_jobs": 0}])
+                                 {"n_jobs": 0}, {"f3_input": "pixels"}])
 def test_bad_params(bad):
     X = load_dataset("digits", subset=200, seed=0).X
     with pytest.raises((InvalidInputError, KeyError)):

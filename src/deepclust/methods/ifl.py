@@ -21,8 +21,7 @@ The paper never names the final clusterer (§2.5, §9.5, §9.19). Default "F1": 
 to the flattened conv3 output before the embedding layer, an extra Linear(10 -> s+2) head reconstructs
 them, L_r = MSE over all HW + s + 2 values, everything else CAE-MLE. "F2": a fully connected
 autoencoder d-500-500-2000-10 on [vec(x); e] with Ward initialisation and L_r + gamma KL (IDEC with Ward).
-"F3": plain Ward (or k-means) on [vec(x); e] or on e alone (`final_params={"algorithm": "ward"|"kmeans",
-"input": "concat"|"ifl"}`).
+"F3": plain Ward (or k-means) on [vec(x); e] or on e alone (fields `f3_algorithm`, `f3_input`).
 
 Deviations / judgement calls (spec section in brackets):
   - [§2.5, §9.5] the final clusterer is F1 by default (SUGGESTED in the spec; the paper leaves it unnamed).
@@ -38,7 +37,10 @@ Deviations / judgement calls (spec section in brackets):
     random_state and the fold index.
   - Budgets: "paper" preset = the spec's settings for the base and the final clusterer; "cpu" = a reduced
     CPU budget (base: 15 pretraining epochs, <= 1,500 clustering its per fold; final clusterer: its
-    "cpu" preset, 30 epochs / 3,000 its); "smoke" = 3 folds with smoke budgets (8 pretraining epochs at batch 64, 40 its; tests).
+    "cpu" preset, 30 epochs / 3,000 its); "smoke" = 3 folds with smoke budgets (8 pretraining epochs
+    at batch 64, 40 clustering its; for tests).
+  - A saved fold is reused on resume only if its test indices and base settings match this run's.
+  - The final clusterer gets its own seed derived from random_state ("ifl-final").
   - Out-of-sample `predict`/`transform` (not in the paper, which is transductive): the IFL features of a
     new instance are those of every fold model (aligned), averaged over folds, scaled with the fitted
     column ranges and clipped to the feature range; then the final clusterer is applied.
@@ -204,7 +206,7 @@ def _fit_fold(X: np.ndarray, task: dict) -> dict:
         centers = cluster_means(est.transform(X[train]).astype(np.float64), train_labels, centers.shape[0])
     feats = ifl_features(est.transform(X[test]), centers, train_labels)
     res = {"j": j, "test": test, "train": train, "features": feats, "train_labels": train_labels,
-           "centers": centers, "seconds": time.time() - t0, "model": est}
+           "centers": centers, "seconds": time.time() - t0, "model": est, "config": np.array(task["config"])}
     if fdir is not None:
         fdir.mkdir(parents=True, exist_ok=True)
         est.save(fdir / "model.pt")
@@ -213,7 +215,14 @@ def _fit_fold(X: np.ndarray, task: dict) -> dict:
     return res
 
 
-def _load_fold(root, j, test: np.ndarray) -> dict | None:
+def _fold_config(task: dict) -> str:
+    """What a saved fold must match to be reused on resume (besides its test indices)."""
+    import json
+    keys = ("base", "base_preset", "base_params", "n_clusters", "seed", "centroids")
+    return json.dumps({k: task[k] for k in keys}, sort_keys=True, default=str)
+
+
+def _load_fold(root, j, test: np.ndarray, config: str) -> dict | None:
     fdir = _fold_dir(root, j)
     if fdir is None or not (fdir / "result.npz").is_file() or not (fdir / "model.pt").is_file():
         return None
@@ -222,6 +231,9 @@ def _load_fold(root, j, test: np.ndarray) -> dict | None:
     if not np.array_equal(res["test"], test):
         raise InvalidInputError(f"{fdir} holds a fold of a different split (other data, n_folds or random_state); "
                                 "use another checkpoint_dir or resume=False")
+    if str(res.get("config", "")) != config:
+        raise InvalidInputError(f"{fdir} was trained with other base settings ({res.get('config')}) than this run "
+                                f"({config}); use another checkpoint_dir or resume=False")
     res["j"], res["seconds"] = int(res["j"]), float(res["seconds"])
     res["model"] = DeepClusterer.load(fdir / "model.pt")
     res["resumed"] = True
@@ -263,7 +275,9 @@ class DeepIFL(DeepClusterer):
     ifl_centroids: str = "trained"     # [SUGGESTED] §9.7: "trained" | "means"
     final: str = "F1"                  # [SUGGESTED] §2.5: "F1" | "F2" | "F3" (paper: unnamed)
     final_preset: str | None = None    # preset of the final clusterer (None = base_preset)
-    final_params: dict | None = None   # overrides for the final clusterer (F3: algorithm, input)
+    final_params: dict | None = None   # overrides for the final network clusterer (F1/F2; unused by F3)
+    f3_algorithm: str = "ward"         # F3 only: "ward" | "kmeans"
+    f3_input: str = "concat"           # F3 only: "concat" ([vec(x); e]) | "ifl" (e alone)
     n_jobs: int = 1                    # folds trained in parallel processes (-1 = all cores)
     mp_context: str = "spawn"          # "spawn" | "fork" | "forkserver"
     image_shape: tuple | None = None   # (C, H, W) when X is flat and not square
@@ -305,13 +319,9 @@ class DeepIFL(DeepClusterer):
             raise InvalidInputError(f"feature_range must be > 0, got {self.feature_range!r}")
         if not isinstance(self.n_jobs, (int, np.integer)) or not (self.n_jobs >= 1 or self.n_jobs == -1):
             raise InvalidInputError(f"n_jobs must be a positive integer or -1 (all cores), got {self.n_jobs!r}")
-        if self.final == "F3":
-            fp = self.final_params or {}
-            extra = sorted(set(fp) - {"algorithm", "input", "n_init"})
-            if extra or fp.get("algorithm", "ward") not in ("ward", "kmeans") or \
-                    fp.get("input", "concat") not in ("concat", "ifl"):
-                raise InvalidInputError("final='F3' takes final_params {'algorithm': 'ward'|'kmeans', "
-                                        f"'input': 'concat'|'ifl', 'n_init': int}}, got {fp!r}")
+        if self.f3_algorithm not in ("ward", "kmeans") or self.f3_input not in ("concat", "ifl"):
+            raise InvalidInputError(f"f3_algorithm must be 'ward' or 'kmeans' and f3_input 'concat' or 'ifl', got "
+                                    f"{self.f3_algorithm!r}, {self.f3_input!r}")
 
     # ---- fit -------------------------------------------------------------------------------------
     def _fit(self, X, y):
@@ -333,17 +343,19 @@ class DeepIFL(DeepClusterer):
         results: dict[int, dict] = {}
         tasks = []
         for j, test in enumerate(folds):
+            task = {"j": j, "test": test, "train": np.setdiff1d(all_idx, test, assume_unique=True),
+                    "root": None if root is None else str(root), "base": self.base,
+                    "base_preset": self.base_preset, "base_params": dict(self.base_params or {}),
+                    "n_clusters": k, "seed": _sub_seed(self.random_state, "ifl-fold", j),
+                    "verbose": self.verbose, "device": self.device, "centroids": self.ifl_centroids,
+                    "checkpoint_every": self.checkpoint_every, "resume": self.resume}
+            task["config"] = _fold_config(task)
             if self.resume and root is not None:
-                res = _load_fold(root, j, test)
+                res = _load_fold(root, j, test, task["config"])
                 if res is not None:
                     results[j] = res
                     continue
-            tasks.append({"j": j, "test": test, "train": np.setdiff1d(all_idx, test, assume_unique=True),
-                          "root": None if root is None else str(root), "base": self.base,
-                          "base_preset": self.base_preset, "base_params": dict(self.base_params or {}),
-                          "n_clusters": k, "seed": _sub_seed(self.random_state, "ifl-fold", j),
-                          "verbose": self.verbose, "device": self.device, "centroids": self.ifl_centroids,
-                          "checkpoint_every": self.checkpoint_every, "resume": self.resume})
+            tasks.append(task)
         t = time.time()
         for res in self._run_folds(X, tasks):
             results[res["j"]] = res
@@ -432,13 +444,11 @@ class DeepIFL(DeepClusterer):
             self.labels_ = self.final_.labels_
             self.cluster_centers_ = self.final_.cluster_centers_
             return
-        fp = self.final_params or {}
-        Z = A if fp.get("input", "concat") == "concat" else A[:, -(int(self.n_clusters) + 2):]
-        if fp.get("algorithm", "ward") == "ward":
+        Z = A if self.f3_input == "concat" else A[:, -(int(self.n_clusters) + 2):]
+        if self.f3_algorithm == "ward":
             centers, labels = ward(Z, int(self.n_clusters))
         else:
-            centers, labels = kmeans(Z, int(self.n_clusters), n_init=fp.get("n_init", 20),
-                                     seed=self.random_state)
+            centers, labels = kmeans(Z, int(self.n_clusters), n_init=20, seed=self.random_state)
         self.final_ = None
         self.labels_, self.cluster_centers_ = labels, centers
 
@@ -468,9 +478,8 @@ class DeepIFL(DeepClusterer):
 
     def _predict(self, X):
         if self.final_ is None:
-            fp = self.final_params or {}
             A = self._augment(X)
-            Z = A if fp.get("input", "concat") == "concat" else A[:, -(int(self.n_clusters) + 2):]
+            Z = A if self.f3_input == "concat" else A[:, -(int(self.n_clusters) + 2):]
             return nearest(torch.from_numpy(Z), torch.as_tensor(self.cluster_centers_)).numpy()
         return self.final_.predict(self._augment(X))
 
