@@ -1,0 +1,461 @@
+"""DCFAE: Deep Clustering with Fusion AutoEncoder (Shuai Chang, preprint; spec shared/specs/000_dcfae.md).
+
+Algorithm 1 (restated, spec §4):
+  Phase 1 "pretrain" (FAE, Eq. 8), `pretrain_epochs` epochs, batches of M = 256:
+      mu, s = Enc(x); z = mu + exp(s/2) * eps (Eq. 5); x~ = sigmoid(Dec(z))
+      L_alpha = BCE_sum(x~, x) + KL(mu, s) + lambda * L_G,  L_G = -log sigmoid(D(x~))   (Eqs. 4, 7, 8a)
+      L_beta  = L_D = BCE(sigmoid(D([x~; x])), [0..0; 1..1])                            (Eqs. 6, 8b)
+      one forward pass, then one Adam step on (phi, theta) from L_alpha and one on psi from L_beta.
+  Phase 2 "finetune" (DCFAE, Eq. 12), `finetune_epochs` epochs, augmented batches:
+      c = DeepDenseNet(mu) (dropout on);  P = Student-t(rho = 100) similarities of mu, Q = Cauchy
+      similarities of c, both jointly normalised over the M^2 pairs of the batch (Eqs. 9-10);
+      L_gamma = -sum_ij P_ij log Q_ij (Eq. 11);
+      minimise L_alpha + lambda' L_gamma (+ 1e-3 sum ||W||^2 of the DeepDenseNet) over (phi, theta, xi),
+      and L_D over psi (Eq. 12).
+  Phase 3 "cluster": c = DeepDenseNet(mu) of all samples in eval mode, k-means (K, n_init = 20) on c.
+  lambda = 100, lambda' = 10, rho = 100, L = 50, Adam lr 1e-4 for both optimisers, M = 256 ([P] §4.1).
+
+Ablations (paper §4.5, spec §2.9) are options of the same estimator:
+  use_discriminator=False -> "DCFAE - Dis" (ResNet VAE + DeepDenseNet; no L_G, no L_D);
+  residual=False          -> "DCFAE - Resnet" (every ResBlock removed);
+  use_densenet=False      -> "DCFAE - DenNet" (no L_gamma; k-means on mu).
+
+Presets: "paper" (the spec's architecture and budget: ~24.9M parameters, 100 + 100 epochs; needs a GPU),
+"cpu" (width 0.25 -> channels 16-32-64-128 / 8-16-128, DeepDenseNet 512-128-128, 10 + 10 epochs, and,
+to get enough optimiser steps out of 20 epochs, batch 64 and lr 1e-3 instead of 256 / 1e-4: in a
+3 + 6 epoch trial on 2,000 USPS digits those reached ACC 0.43 where 256/1e-3 and 64/2e-4 stayed at 0.25;
+about 30-40 min on USPS on one CPU core), "smoke" (tests).
+
+Judgement calls (spec §9), each a field with the spec's default:
+  - A3 self pairs i = j included in P and Q (`exclude_self_pairs=False`).
+  - A4 gradients flow through P into the encoder (`detach_p=False`).
+  - A5 / C2 augmentation (rotation U(-10, 10) degrees, shifts of -1/0/+1 px with probabilities 1/4, 1/2,
+    1/4 per axis, bilinear, edge replication = Keras fill_mode 'nearest') in fine-tuning only
+    (`augment=True`, `augment_pretrain=False`). Batched on the device with affine_grid/grid_sample
+    (same distribution as the Keras generator; rotation centre and sub-pixel resampling conventions
+    differ slightly).
+  - A6 DeepDenseNet output linear (`dense_relu_output=False`); output dim `embed_dim=50`.
+  - A7 x~ is the Bernoulli mean sigmoid(logits).
+  - A8 / C7 one forward pass, then both updates. Implementation detail: D runs once on [x~; x] (2M
+    images) and L_G reads the fake half of the same logits; gradients are taken with autograd.grad for
+    (phi, theta, xi) from L_alpha(-gamma) and for psi from L_D, so L_G leaves nothing on psi and L_D
+    nothing on the generator. Mathematically identical to the spec's sketch (D is deterministic) and
+    saves one D forward on M images.
+  - A10 k-means n_init = 20 (`n_init`); C1 `final_clustering="kmeans"` (paper), "spectral" = the code's
+    SpectralClustering (RBF affinity, O(n^2) memory).
+  - A13 Adam state of (phi, theta, psi) kept from pretraining, fresh for xi (`keep_optimizer_state=True`).
+  - A14 drop the incomplete last batch (`drop_last=True`, Algorithm 1's floor(n/M)).
+  - A15 "DCFAE - DenNet" still runs the fine-tuning epochs (augmented FAE training, no L_gamma) so the
+    budget matches (`densenet_off_finetune=True`).
+  - A16 grey levels in [0, 1] are BCE targets; inputs outside [0, 1] are rejected.
+  - C3 L2 1e-3 * sum ||W||^2 on the DeepDenseNet added to the loss (`dense_l2`; 0 disables).
+  - C4 dropout 0.3 active while training (`dropout`).
+  - C5 hard discriminator labels (`disc_label_noise=0.0`; 0.05 = the code's noisy labels).
+  - C6 reconstruction summed over channels too (`recon_channel_mean=False`; True = the code's RGB mean).
+  - §2.7 Glorot-uniform weights, zero biases; Adam eps 1e-7 (Keras) (`adam_eps`).
+  - §3.5 P and Q clamped to [1e-10, 1] before the cross-entropy (`pq_eps`).
+  - Monitoring only: Eq. 13/14 discriminator and generator scores are logged per epoch; with labels and
+    `monitor_every` > 0, ACC/NMI/ARI of k-means (n_init 3) on the embedding every that many epochs.
+  - Inputs: square images with a side divisible by 16 (32x32 in the paper; resize with
+    load_dataset(..., resize=32)); flat square inputs are reshaped to 1 x S x S.
+"""
+from __future__ import annotations
+
+import math
+from typing import ClassVar
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..engine.assignment import cluster_means, kmeans
+from ..engine.base import estimator
+from ..engine.data import StepSampler
+from ..engine.deep import DeepClusterer
+from ..engine.training import encode
+from ..engine.validation import image_shape_of
+from ..errors import InvalidInputError
+from ..nn.resnet_vae import (DENSE_HIDDEN, DeepDenseNet, ResidualDiscriminator, ResNetDecoder, ResNetEncoder,
+                             save_image_grid)
+
+
+# ---- losses (module level so tests can check them directly) ------------------------------------------
+def pairwise_log_similarity(h: torch.Tensor, dof: float, exclude_self: bool = False) -> torch.Tensor:
+    """log of the joint Student-t similarity matrix (Eqs. 9-10): logK_ij = -((dof+1)/2) log(1 + |h_i-h_j|^2/dof),
+    normalised with one log-sum-exp over all M^2 ordered pairs (diagonal included unless exclude_self)."""
+    h = h.float()
+    d2 = (h.unsqueeze(1) - h.unsqueeze(0)).pow(2).sum(-1)   # exact zeros on the diagonal, differentiable
+    logk = -0.5 * (dof + 1.0) * torch.log1p(d2 / dof)
+    if exclude_self:
+        logk = logk.masked_fill(torch.eye(len(h), dtype=torch.bool, device=h.device), float("-inf"))
+    return logk - torch.logsumexp(logk.flatten(), 0)
+
+
+def similarity_p_q(mu: torch.Tensor, c: torch.Tensor, rho: float = 100.0, exclude_self: bool = False):
+    """(P, Q): Student-t (rho dof) on mu and Cauchy (1 dof) on c, jointly normalised (no clamp)."""
+    return (pairwise_log_similarity(mu, rho, exclude_self).exp(),
+            pairwise_log_similarity(c, 1.0, exclude_self).exp())
+
+
+def clustering_loss(mu: torch.Tensor, c: torch.Tensor, rho: float = 100.0, *, exclude_self: bool = False,
+                    detach_p: bool = False, eps: float = 1e-10) -> torch.Tensor:
+    """L_gamma = -sum_ij P_ij log Q_ij (Eq. 11), P and Q clamped to [eps, 1] ([CODE]); a plain sum."""
+    logp = pairwise_log_similarity(mu.detach() if detach_p else mu, rho, exclude_self)
+    logq = pairwise_log_similarity(c, 1.0, exclude_self)
+    p = logp.exp()
+    if eps > 0:
+        p, logq = p.clamp(eps, 1.0), logq.clamp(min=math.log(eps))
+    terms = p * logq
+    if exclude_self:
+        terms = terms.masked_fill(torch.eye(len(mu), dtype=torch.bool, device=mu.device), 0.0)
+    return -terms.sum()
+
+
+def vae_losses(x, logits, mu, logvar, channel_mean: bool = False):
+    """(BCE reconstruction summed over pixels [and channels], KL to N(0, I)), each averaged over the batch
+    (Eq. 4 with the missing log restored, spec §9.2 E1/E2)."""
+    bce = F.binary_cross_entropy_with_logits(logits.float(), x.float(), reduction="none")
+    if channel_mean:
+        bce = bce.mean(1)
+    rec = bce.flatten(1).sum(1).mean()
+    kl = (-0.5 * (1.0 + logvar - mu.pow(2) - logvar.exp())).sum(1).mean()
+    return rec, kl
+
+
+def augment_batch(x: torch.Tensor, rotation: float = 10.0, shift: int = 1) -> torch.Tensor:
+    """Per-sample random affine warp on the device: angle ~ U(-rotation, rotation) degrees, integer shifts
+    choice(range(shift+1)) * choice([-1, 1]) px per axis (Keras' integer width/height_shift_range = shift+1),
+    bilinear, edges replicated (fill_mode 'nearest'). Draws from the global torch RNG."""
+    n, _, h, w = x.shape
+    dev = x.device
+    ang = (torch.rand(n, device=dev) * 2 - 1) * math.radians(rotation)
+    def px():
+        mag = torch.randint(0, shift + 1, (n,), device=dev).float()
+        return mag * (torch.randint(0, 2, (n,), device=dev).float() * 2 - 1)
+    tx, ty = px() * 2.0 / w, px() * 2.0 / h
+    cos, sin = torch.cos(ang), torch.sin(ang)
+    theta = torch.stack([torch.stack([cos, -sin, tx], 1), torch.stack([sin, cos, ty], 1)], 1)
+    grid = F.affine_grid(theta.to(x.dtype), list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+class DCFAEEmbedding(nn.Module):
+    """x -> c = DeepDenseNet(mu(x)) (or mu when there is no DeepDenseNet): what transform/predict use."""
+
+    def __init__(self, encoder: ResNetEncoder, densenet: DeepDenseNet | None):
+        super().__init__()
+        self.encoder = encoder
+        self.densenet = densenet
+
+    def forward(self, x):
+        mu = self.encoder(x)[0]
+        return mu if self.densenet is None else self.densenet(mu)
+
+
+@estimator
+class DCFAE(DeepClusterer):
+    """Deep Clustering with Fusion AutoEncoder. X: images (n, C, S, S) in [0, 1] with S divisible by 16
+    (32 in the paper), or flat square images. See the module docstring for the algorithm and every
+    judgement call."""
+
+    # architecture
+    latent_dim: int = 50                 # L [P]
+    width: float = 1.0                   # channel multiplier; 1 = [CODE] 64-128-256-512 / 32-64-512
+    residual: bool = True                # False = "DCFAE - Resnet"
+    use_discriminator: bool = True       # False = "DCFAE - Dis"
+    use_densenet: bool = True            # False = "DCFAE - DenNet" (k-means on mu)
+    dense_hidden: tuple = DENSE_HIDDEN   # 2048-512-512 [CODE]
+    embed_dim: int = 50                  # d_c [CODE]
+    dropout: float = 0.3                 # [P]
+    dense_l2: float = 1e-3               # [CODE] coefficient, applied as the paper says (C3)
+    dense_relu_output: bool = False      # A6
+    init: str = "xavier"                 # §2.7: Keras Glorot-uniform ([CODE]); "torch" = PyTorch default
+    image_shape: tuple | None = None
+    # objective
+    lam: float = 100.0                   # lambda, weight of L_G [P]
+    lam_cluster: float = 10.0            # lambda', weight of L_gamma [P]
+    rho: float = 100.0                   # dof of P [P]
+    exclude_self_pairs: bool = False     # A3
+    detach_p: bool = False               # A4
+    pq_eps: float = 1e-10                # [CODE] clamp
+    disc_label_noise: float = 0.0        # C5
+    recon_channel_mean: bool = False     # C6
+    # optimisation
+    lr: float = 1e-4                     # [P], generator side
+    disc_lr: float = 1e-4                # [P]
+    adam_eps: float = 1e-7               # Keras default [CODE]
+    batch_size: int = 256                # M [P]
+    pretrain_epochs: int = 100           # [CODE] default (A2)
+    finetune_epochs: int = 100           # [CODE] default (A2)
+    drop_last: bool = True               # A14
+    keep_optimizer_state: bool = True    # A13
+    densenet_off_finetune: bool = True   # A15
+    augment: bool = True                 # fine-tuning augmentation (A5)
+    augment_pretrain: bool = False       # C2
+    rotation: float = 10.0               # degrees [CODE]
+    shift: int = 1                       # max |shift| in px ([CODE] range 2 -> -1/0/+1)
+    # final clustering / monitoring
+    final_clustering: str = "kmeans"     # C1
+    n_init: int = 20                     # A10
+    monitor_every: int = 0
+
+    uses_images: ClassVar[bool] = True
+    embed_batch_size: ClassVar[int] = 512
+    presets: ClassVar[dict] = {
+        "paper": {},
+        "cpu": {"width": 0.25, "dense_hidden": (512, 128, 128), "batch_size": 64, "lr": 1e-3, "disc_lr": 1e-3,
+                "pretrain_epochs": 10, "finetune_epochs": 10},
+        "smoke": {"width": 0.125, "dense_hidden": (128, 64, 64), "pretrain_epochs": 2, "finetune_epochs": 2,
+                  "batch_size": 128, "lr": 1e-3, "disc_lr": 1e-3, "n_init": 3},
+    }
+
+    # ---- parameters ----------------------------------------------------------------------------
+    def _check_params(self) -> None:
+        def bad(msg):
+            raise InvalidInputError(f"DCFAE: {msg}")
+        for name in ("latent_dim", "embed_dim", "batch_size", "n_init"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+                bad(f"{name} must be a positive integer, got {v!r}")
+        if self.batch_size < 2:
+            bad(f"batch_size must be at least 2 (L_gamma compares pairs in a batch), got {self.batch_size}")
+        for name in ("pretrain_epochs", "finetune_epochs", "monitor_every", "shift"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
+                bad(f"{name} must be a non-negative integer, got {v!r}")
+        for name in ("width", "lr", "disc_lr", "rho", "adam_eps"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, float)) or not v > 0 or not math.isfinite(v):
+                bad(f"{name} must be a positive number, got {v!r}")
+        for name in ("lam", "lam_cluster", "dense_l2", "disc_label_noise", "rotation", "pq_eps"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, float)) or v < 0 or not math.isfinite(v):
+                bad(f"{name} must be a non-negative number, got {v!r}")
+        if not 0 <= self.dropout < 1:
+            bad(f"dropout must be in [0, 1), got {self.dropout!r}")
+        if not self.pq_eps < 1:
+            bad(f"pq_eps must be below 1 (a clamp floor for P and Q), got {self.pq_eps!r}")
+        if not isinstance(self.dense_hidden, (tuple, list)) or not all(
+                isinstance(h, (int, np.integer)) and h >= 1 for h in self.dense_hidden):
+            bad(f"dense_hidden must be a tuple of positive layer widths, e.g. (2048, 512, 512); got "
+                f"{self.dense_hidden!r}")
+        if self.init not in ("xavier", "torch"):
+            bad(f"init must be 'xavier' (Keras/[CODE]) or 'torch' (PyTorch default), got {self.init!r}")
+        if self.final_clustering not in ("kmeans", "spectral"):
+            bad(f"final_clustering must be 'kmeans' (paper) or 'spectral' (author's code), got "
+                f"{self.final_clustering!r}")
+
+    @property
+    def variant(self) -> str:
+        """'DCFAE', or the ablation name(s) of the paper's §4.5 ('DCFAE - Dis' ...)."""
+        off = [n for n, on in (("Dis", self.use_discriminator), ("Resnet", self.residual),
+                               ("DenNet", self.use_densenet)) if not on]
+        return "DCFAE" + "".join(f" - {n}" for n in off)
+
+    # ---- networks --------------------------------------------------------------------------------
+    def _build(self, shape, device):
+        c, h, w = shape
+        if h != w or h % 16:
+            raise InvalidInputError(
+                f"DCFAE needs square images whose side is a multiple of 16 (the paper uses 32x32); got "
+                f"{c}x{h}x{w}. Resize them, e.g. load_dataset(name, resize=32)")
+        kw = dict(image_size=h, width=self.width, residual=self.residual, init=self.init)
+        enc = ResNetEncoder(c, self.latent_dim, **kw).to(device)
+        dec = ResNetDecoder(c, self.latent_dim, **kw).to(device)
+        dis = ResidualDiscriminator(c, **kw).to(device) if self.use_discriminator else None
+        dense = (DeepDenseNet(self.latent_dim, tuple(self.dense_hidden), self.embed_dim, self.dropout,
+                              self.dense_relu_output, self.init).to(device) if self.use_densenet else None)
+        return enc, dec, dis, dense
+
+    def _adam(self, params, lr):
+        return torch.optim.Adam(params, lr=lr, eps=self.adam_eps)
+
+    # ---- the algorithm ---------------------------------------------------------------------------
+    def _fit(self, X, y):
+        shape = image_shape_of(X, self.image_shape, method="DCFAE")
+        _check_unit_range(X)
+        fit = self._make_fit(X, y, image_shape=shape)
+        s = fit.state
+        if not hasattr(s, "enc"):
+            s.enc, s.dec, s.dis, s.dense = self._build(shape, fit.device)
+            s.opt_g = self._adam([*s.enc.parameters(), *s.dec.parameters()], self.lr)
+            s.opt_d = self._adam(s.dis.parameters(), self.disc_lr) if s.dis is not None else None
+        n = fit.data.n
+        bs = min(self.batch_size, n)
+        sampler_pre = StepSampler(n, bs, fit.seed, "pretrain")
+        sampler_ft = StepSampler(n, bs, fit.seed, "finetune")
+        n_iter = (n // bs) if self.drop_last else sampler_pre.steps_per_epoch
+
+        fit.phase("pretrain", self.pretrain_epochs,
+                  lambda e: self._epoch(fit, sampler_pre, n_iter, e, finetune=False))
+
+        def prepare_finetune():
+            if s.dense is not None:
+                if self.keep_optimizer_state:
+                    s.opt_g.add_param_group({"params": list(s.dense.parameters())})
+                else:
+                    s.opt_g = self._adam([*s.enc.parameters(), *s.dec.parameters(), *s.dense.parameters()],
+                                         self.lr)
+                    s.opt_d = self._adam(s.dis.parameters(), self.disc_lr) if s.dis is not None else None
+            return {}
+
+        ft_epochs = self.finetune_epochs if (self.use_densenet or self.densenet_off_finetune) else 0
+        fit.once("prepare_finetune", prepare_finetune)
+        fit.phase("finetune", ft_epochs, lambda e: self._epoch(fit, sampler_ft, n_iter, e, finetune=True))
+
+        def cluster():
+            emb = self._embedding_module(s)
+            c = encode(fit, emb, self.embed_batch_size, modules=(emb,))
+            if self.final_clustering == "kmeans":
+                centers, labels = kmeans(c, self.n_clusters, n_init=self.n_init, seed=fit.seed)
+            else:
+                from sklearn.cluster import SpectralClustering
+                C = c.cpu().numpy()
+                labels = SpectralClustering(self.n_clusters, n_init=self.n_init,
+                                            random_state=None if fit.seed is None else int(fit.seed) % 2**31
+                                            ).fit_predict(C).astype(np.int64)
+                centers = cluster_means(C, labels, self.n_clusters).astype(np.float32)
+            s.labels, s.centers = torch.as_tensor(labels), torch.as_tensor(centers)
+            return fit.monitor(labels)
+
+        fit.once("cluster", cluster)
+        fit.finish(s.labels, encoder_=self._embedding_module(s), decoder_=s.dec, discriminator_=s.dis,
+                   cluster_centers_=s.centers.numpy())
+
+    @staticmethod
+    def _embedding_module(s):
+        return DCFAEEmbedding(s.enc, s.dense)
+
+    def _epoch(self, fit, sampler, n_iter, e, *, finetune: bool):
+        s = fit.state
+        mods = [m for m in (s.enc, s.dec, s.dis, s.dense) if m is not None]
+        for m in mods:
+            m.train()
+        gen_params = [p for g in s.opt_g.param_groups for p in g["params"]]
+        dis_params = list(s.dis.parameters()) if s.dis is not None else []
+        use_gamma = finetune and s.dense is not None
+        do_aug = self.augment if finetune else self.augment_pretrain
+        tot: dict[str, torch.Tensor] = {}
+
+        def add(k, v):
+            tot[k] = tot.get(k, 0.0) + v.detach().float()
+
+        for j in range(n_iter):
+            x = fit.data.batch(sampler.indices(e * sampler.steps_per_epoch + j))
+            if do_aug:
+                x = augment_batch(x, self.rotation, self.shift)
+            m = x.shape[0]
+            with fit.autocast():
+                mu, logvar = s.enc(x)
+                mu, logvar = mu.float(), logvar.float()
+                z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
+                logits = s.dec(z)
+            rec, kl = vae_losses(x, logits, mu, logvar, self.recon_channel_mean)
+            loss = rec + kl
+            add("rec", rec)
+            add("kl", kl)
+            if s.dis is not None:
+                xt = torch.sigmoid(logits.float())
+                with fit.autocast():
+                    d = s.dis(torch.cat([xt, x])).float().view(-1)
+                d_fake, d_real = d[:m], d[m:]
+                l_g = F.binary_cross_entropy_with_logits(d_fake, torch.ones_like(d_fake))    # Eq. 7
+                tau = torch.cat([torch.zeros(m, device=d.device), torch.ones(m, device=d.device)])
+                if self.disc_label_noise:
+                    tau = tau + self.disc_label_noise * torch.rand_like(tau)
+                l_d = F.binary_cross_entropy_with_logits(d, tau)                               # Eq. 6
+                loss = loss + self.lam * l_g
+                add("l_g", l_g)
+                add("l_d", l_d)
+                with torch.no_grad():   # Eqs. 13-14 (monitoring)
+                    add("disc_score", 0.5 * (torch.sigmoid(d_real).mean() + 1 - torch.sigmoid(d_fake).mean()))
+                    add("gen_score", torch.sigmoid(d_fake).mean())
+            if use_gamma:
+                with fit.autocast():
+                    c = s.dense(mu)
+                l_gamma = cluster_loss(mu, c.float(), self.rho, exclude_self=self.exclude_self_pairs,
+                                       detach_p=self.detach_p, eps=self.pq_eps)
+                loss = loss + self.lam_cluster * l_gamma
+                if self.dense_l2:
+                    loss = loss + self.dense_l2 * s.dense.l2_penalty()
+                add("l_gamma", l_gamma)
+            add("loss", loss)
+            # both gradients from this one forward pass (spec §4.2); L_G leaves nothing on psi
+            g_grads = torch.autograd.grad(loss, gen_params, retain_graph=s.dis is not None, allow_unused=True)
+            if s.dis is not None:
+                d_grads = torch.autograd.grad(l_d, dis_params, allow_unused=True)
+                _assign(dis_params, d_grads)
+            _assign(gen_params, g_grads)
+            s.opt_g.step()
+            if s.dis is not None:
+                s.opt_d.step()
+        logs = {k: v / n_iter for k, v in tot.items()}
+        if self.monitor_every and fit.y is not None and (e + 1) % self.monitor_every == 0:
+            emb = self._embedding_module(s) if finetune else s.enc
+            c = encode(fit, emb, self.embed_batch_size, modules=(emb,))
+            logs.update(fit.monitor(kmeans(c, self.n_clusters, n_init=3, seed=fit.seed)[1]))
+        return logs
+
+    # ---- generative outputs (paper Figs. 3-4) ------------------------------------------------------
+    @torch.no_grad()
+    def sample(self, n: int = 64, seed: int | None = 0) -> np.ndarray:
+        """n decoder samples x~ = sigmoid(Dec(z)), z ~ N(0, I): n x C x S x S in [0, 1]."""
+        self._check_fitted()
+        dec = self.decoder_.to(self._device()).eval()
+        g = torch.Generator().manual_seed(0 if seed is None else int(seed))
+        z = torch.randn(n, self.latent_dim, generator=g).to(self._device())
+        return torch.sigmoid(dec(z)).float().cpu().numpy()
+
+    @torch.no_grad()
+    def reconstruct(self, X) -> np.ndarray:
+        """sigmoid(Dec(mu(x))) of each sample (posterior mean, no sampling), shaped like the model input."""
+        self._check_fitted()
+        src = self._source(self._check_new(X))
+        enc = self.encoder_.encoder.to(src.device).eval()
+        dec = self.decoder_.to(src.device).eval()
+        return src.map(lambda b: torch.sigmoid(dec(enc(b)[0])), self.embed_batch_size).float().cpu().numpy()
+
+    def save_samples(self, path, n: int = 64, nrow: int = 8, seed: int | None = 0):
+        """PNG grid of n decoder samples (the 'sampled' rows of the paper's Figs. 3-4)."""
+        return save_image_grid(self.sample(n, seed), path, nrow)
+
+    def save_reconstructions(self, X, path, n: int = 32, nrow: int = 8):
+        """PNG grid of the first n samples of X: each row of originals is followed by its reconstructions
+        (the 'original' / 'reconstructed' rows of Figs. 3-4)."""
+        X = self._check_new(X)[:n]
+        orig = self._source(X).slice(0, len(X)).float().cpu().numpy()
+        rec = self.reconstruct(X)
+        rows = []
+        for i in range(0, len(X), nrow):
+            rows += [orig[i:i + nrow], rec[i:i + nrow]]
+            if len(orig[i:i + nrow]) < nrow:  # pad a short last row so originals and reconstructions align
+                pad = np.ones((nrow - len(orig[i:i + nrow]), *orig.shape[1:]), np.float32)
+                rows[-2], rows[-1] = np.concatenate([rows[-2], pad]), np.concatenate([rows[-1], pad])
+        return save_image_grid(np.concatenate(rows), path, nrow)
+
+
+def cluster_loss(mu, c, rho, **kw):
+    """Indirection used by the training step (tests monkeypatch it to simulate an interruption)."""
+    return clustering_loss(mu, c, rho, **kw)
+
+
+def _assign(params, grads):
+    for p, g in zip(params, grads):
+        p.grad = g
+
+
+def _check_unit_range(X, chunk: int = 65536):
+    lo, hi = math.inf, -math.inf
+    for i in range(0, X.shape[0], chunk):
+        part = np.asarray(X[i:i + chunk])
+        lo, hi = min(lo, float(part.min())), max(hi, float(part.max()))
+    if lo < -1e-6 or hi > 1 + 1e-6:
+        raise InvalidInputError(
+            f"DCFAE models pixels as Bernoulli means, so X must lie in [0, 1]; got values in [{lo:.4g}, {hi:.4g}]. "
+            "Load images without standardisation (load_dataset(name, resize=32) gives [0, 1])")
+
+
+METHODS = {"dcfae": DCFAE}
+__all__ = ["DCFAE", "DCFAEEmbedding", "clustering_loss", "similarity_p_q", "pairwise_log_similarity",
+           "vae_losses", "augment_batch"]
