@@ -125,7 +125,7 @@ def execute(task: dict, run_dir: str | None = None) -> dict:
         if preset in cls.presets:
             est, preset_used = cls.from_preset(preset, **kw), preset
         else:  # classical baselines have only "paper": their defaults are the paper's settings
-            est, preset_used = cls(**kw), "paper (the method has no %r preset)" % preset
+            est, preset_used = cls(**kw), f"paper (no {preset!r} preset)"
         t = time.time()
         est.fit(ds.X, ds.y)
         seconds = time.time() - t

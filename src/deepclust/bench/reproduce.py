@@ -44,6 +44,8 @@ def plan(paper: str, datasets=None, methods=None, registered=None) -> dict:
         if want_ds is not None and ds not in want_ds:
             continue
         ident = (row["method"], row["variant"], ds)
+        if want_m is not None and not ({row["method"], registry_name(row["method"], registered)} & want_m):
+            continue
         setting = {k: v for k, v in (row.get("setting") or {}).items() if k not in ("n_clusters", "labels", "input")}
         if setting:
             skipped.setdefault(ident + (json.dumps(setting),), "parameter sweep / ablation setting "
@@ -60,8 +62,6 @@ def plan(paper: str, datasets=None, methods=None, registered=None) -> dict:
             overrides = dict(p.runnable_variants[row["method"]][row["variant"]])
         else:
             skipped.setdefault(ident, f"variant {row['variant']!r} has no deepclust setting")
-            continue
-        if want_m is not None and not ({row["method"], reg} & want_m):
             continue
         if reg is None:
             if row["method"] in registered or any(m == row["method"] for m in registered):
@@ -227,13 +227,14 @@ def paper_table_markdown(doc: dict) -> str:
                      "| - | - | - | - | - | - |")
             continue
         wall = f"{np.mean(r['wall_seconds']):.1f}"
-        preset = r["preset"] if r["preset_used"] == r["preset"] else f"{r['preset']} ({r['preset_used']})"
+        preset = r["preset"] if r["preset_used"] == r["preset"] else r["preset_used"]
         for c in r["comparison"]:
             ours = _pm(c["ours"], c["ours_std"] if c["ours_stat"] == "mean" else None)
             if c["ours_stat"] != "mean":
                 ours += f" ({c['ours_stat']})"
             lit = " *" if c["from_literature"] else ""
-            L.append(f"| {c['method_paper']}{lit} | {r['method']} | {r['dataset']} | {c['metric'].upper()} | "
+            label = c["row"].replace("**", "").replace("|", "/")
+            L.append(f"| {label}{lit} | {r['method']} | {r['dataset']} | {c['metric'].upper()} | "
                      f"{c['statistic']} | {c['paper']:.4f} | {ours} | {c['gap']:+.4f} | {len(r['seeds'])}"
                      f"{' (' + str(r['n_failed']) + ' failed)' if r['n_failed'] else ''} | {preset} | {r['budget']} | "
                      f"{wall} | {c['source']} |")
@@ -247,6 +248,8 @@ def paper_table_markdown(doc: dict) -> str:
             lst.append(item)
     for reason, items in by_reason.items():
         L.append(f"| {reason} | {', '.join(items)} |")
+    if not by_reason:
+        L.append("| (nothing skipped among the selected methods and datasets) | |")
     return "\n".join(L) + "\n"
 
 

@@ -139,4 +139,10 @@ def _iterations(est) -> dict:
         unit = next((k for k in ("epoch", "it", "step", "iteration") if k in row), None)
         if unit:
             last[row["phase"]] = f"{row[unit]} {unit}"
+    if not last:  # classical baselines (scikit-learn models) have no history: report their iterations
+        model = getattr(est, "model_", None)
+        n_iter = getattr(model, "n_iter_", None)
+        if n_iter is not None:
+            n_init = getattr(model, "n_init", 1)
+            last["fit"] = f"{int(n_iter)} it" + (f" (best of {n_init} inits)" if n_init and n_init > 1 else "")
     return last

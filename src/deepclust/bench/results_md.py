@@ -123,7 +123,7 @@ def render(records, grids=(), titles=None, command="deepclust results-md", base=
                 cells += [_ours(r, m), pv, gap]
             wall = r.get("wall_seconds")
             wall = f"{np.mean(wall):.1f}" if isinstance(wall, list) and wall else "-"
-            preset = r["preset"] + (f" ({r['preset_used']})" if r.get("preset_used") not in (None, r["preset"]) else "")
+            preset = r["preset"] if r.get("preset_used") in (None, r["preset"]) else r["preset_used"]
             src = (r.get("paper") or {}).get("source", "") if isinstance(r.get("paper"), dict) else ""
             L.append(f"| {r['method']} | {r['dataset']} | {preset} | {len(r['seeds'])} | " + " | ".join(cells) +
                      f" | {_budget(r)} | {wall} | {r.get('device', '-')} | {r.get('commit', '-')}, {r.get('date', '-')} "
