@@ -44,7 +44,7 @@ class DataSource:
             return self.tensor.index_select(0, idx.to(self.tensor.device))
         idx_np = idx.cpu().numpy()
         order = np.argsort(idx_np, kind="stable")  # h5py needs increasing indices; memmaps read faster
-        rows = np.asarray(self._host[np.sort(idx_np)], dtype=np.float32)
+        rows = np.array(self._host[np.sort(idx_np)], dtype=np.float32)
         inv = np.empty_like(order)
         inv[order] = np.arange(order.size)
         rows = rows[inv]
@@ -53,7 +53,7 @@ class DataSource:
     def slice(self, start: int, stop: int) -> torch.Tensor:
         if self.tensor is not None:
             return self.tensor[start:stop]
-        rows = np.asarray(self._host[start:stop], dtype=np.float32)
+        rows = np.array(self._host[start:stop], dtype=np.float32)
         return torch.from_numpy(rows).reshape(stop - start, *self.sample_shape).to(self.device)
 
     def batches(self, batch_size: int, *, shuffle: bool = False, generator: torch.Generator | None = None,
