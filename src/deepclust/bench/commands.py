@@ -40,10 +40,11 @@ def _grid(items) -> dict:
     return out
 
 
-def _seeds(s: str):
-    """'3' -> [0, 1, 2]; '0,1,2' or '5,7' -> that list."""
+def _seeds(s: str, count: bool = True):
+    """'3' -> [0, 1, 2] (count=True, reproduce's --seeds N) or [3] (count=False, bench's list);
+    '0,1,2' or '5,7' -> that list."""
     s = str(s).strip()
-    if "," in s or s.startswith("["):
+    if "," in s or s.startswith("[") or not count:
         return [int(x) for x in s.strip("[]").split(",") if x.strip()]
     return list(range(int(s)))
 
@@ -75,7 +76,7 @@ def cmd_bench(a) -> int:
     methods, datasets = _csv(a.methods), _csv(a.datasets)
     if not methods or not datasets:
         raise DeepclustError("bench needs --methods and --datasets (comma-separated)")
-    tasks = G.expand(methods, datasets, _seeds(a.seeds), grid=_grid(a.grid), preset=a.preset,
+    tasks = G.expand(methods, datasets, _seeds(a.seeds, count=False), grid=_grid(a.grid), preset=a.preset,
                      dataset_kwargs=_kv(a.data, "--data"), params=_kv(a.set), device=a.device)
     g = G.Grid(a.out)
     counts = g.run(tasks, backend=a.backend, jobs=a.jobs, address=a.address, retry_failed=a.retry_failed,
@@ -141,7 +142,7 @@ def register(sub) -> None:
     b = sub.add_parser("bench", help="run a grid methods x datasets x seeds x parameters (local or Ray)")
     b.add_argument("--methods", "-m", required=True, help="comma-separated registry names")
     b.add_argument("--datasets", "-d", required=True, help="comma-separated dataset names")
-    b.add_argument("--seeds", default="0,1,2", help="a list 0,1,2 (default) or N")
+    b.add_argument("--seeds", default="0,1,2", help="seeds, a list: 0,1,2 (default)")
     b.add_argument("--grid", action="append", metavar="KEY=V1,V2",
                    help="parameter values to sweep (repeatable); data.KEY sweeps a dataset option (data.resize=14,28)")
     b.add_argument("--set", action="append", metavar="KEY=VALUE", help="fixed estimator parameter (repeatable)")

@@ -11,7 +11,8 @@ Backends (results are the same on all: runs are seeded and single-threaded):
           kill) is recorded as that run's failure and the grid goes on.
   ray     every run is a Ray task (num_cpus=1); `address` joins a running cluster ("auto", or
           "ray://host:10001"), else a local Ray instance with `jobs` CPUs is started. The driver
-          writes the run files, so the workers need not share its disk. Needs `pip install ray`.
+          writes the run files, so the workers need not share its disk (except `save_runs` run
+          folders, which each worker writes on its own disk). Needs `pip install ray`.
   inline  in this process, one run after the other (debugging, tests).
 """
 from __future__ import annotations
@@ -398,6 +399,7 @@ def _run_ray(todo, jobs, address, run_dir, done):
         else:
             ray.init(num_cpus=jobs or os.cpu_count(), **kw)
         started = True
+    pending: dict = {}
     try:
         remote = ray.remote(num_cpus=1, max_retries=0)(execute)
         pending = {remote.remote(t, run_dir): t for t in todo}
@@ -412,7 +414,7 @@ def _run_ray(todo, jobs, address, run_dir, done):
                 rec.setdefault("backend_host", platform.node())
                 done(rec)
     except KeyboardInterrupt:
-        for ref in list(locals().get("pending", {})):
+        for ref in list(pending):
             ray.cancel(ref, force=True)
         raise
     finally:
