@@ -145,11 +145,11 @@ def test_discriminator_loss_falls_on_real_vs_noise(digits32):
     real = torch.from_numpy(digits32.X[:256])
     dis = ResidualDiscriminator(1, width=0.125)
     opt = torch.optim.Adam(dis.parameters(), lr=1e-3)
-    tau = torch.cat([torch.zeros(64), torch.ones(64)])
+    tau = torch.cat([torch.zeros(32), torch.ones(32)])
     losses = []
     for i in range(25):
-        fake = torch.rand(64, 1, 32, 32)
-        d = dis(torch.cat([fake, real[(i * 64) % 256:(i * 64) % 256 + 64]])).view(-1)
+        fake = torch.rand(32, 1, 32, 32)
+        d = dis(torch.cat([fake, real[(i * 32) % 256:(i * 32) % 256 + 32]])).view(-1)
         loss = F.binary_cross_entropy_with_logits(d, tau)
         opt.zero_grad()
         loss.backward()
@@ -186,17 +186,21 @@ def test_bad_inputs(digits32):
 
 @pytest.fixture(scope="module")
 def fitted(digits32):
-    X, y = digits32.X[:500], digits32.y[:500]
-    est = DCFAE(n_clusters=10, pretrain_epochs=8, finetune_epochs=4, **TINY).fit(X, y)
+    X, y = digits32.X[:300], digits32.y[:300]
+    est = DCFAE(n_clusters=10, pretrain_epochs=10, finetune_epochs=3, **{**TINY, "batch_size": 16}).fit(X, y)
     return est, X, y
 
 
 def test_tiny_run_beats_chance(fitted):
     from deepclust.metrics import acc, nmi
     est, X, y = fitted
-    assert est.labels_.shape == (500,)
-    # random labels on these 500 digits score ACC ~0.14, NMI ~0.04; the ~20 s budget is far from converged
-    assert acc(y, est.labels_) > 0.25 and nmi(y, est.labels_) > 0.15, (acc(y, est.labels_), nmi(y, est.labels_))
+    assert est.labels_.shape == (300,)
+    rng = np.random.default_rng(0)
+    chance = [(acc(y, p), nmi(y, p)) for p in (rng.integers(0, 10, 300) for _ in range(20))]
+    c_acc, c_nmi = np.max(chance, axis=0)          # best of 20 random labelings (about 0.15 / 0.08)
+    a, m = acc(y, est.labels_), nmi(y, est.labels_)
+    # 13 epochs on 300 images (~20 s) is far from converged (this run: ACC 0.37, NMI 0.29)
+    assert a > 0.3 and a > c_acc + 0.1 and m > 0.2 and m > 2 * c_nmi, (a, m, c_acc, c_nmi)
     hist = est.history_
     assert {"rec", "kl", "l_g", "l_d", "disc_score", "gen_score"} <= set(hist[0])
     assert "l_gamma" in [r for r in hist if r["phase"] == "finetune"][0]
@@ -206,7 +210,9 @@ def test_tiny_run_beats_chance(fitted):
 def test_save_load_predict_and_images(fitted, tmp_path):
     est, X, _ = fitted
     p1 = est.predict(X)
-    assert (p1 == est.labels_).mean() > 0.98   # predict = nearest k-means centre of c
+    C = est.transform(X).astype(np.float64)        # predict = nearest k-means centre in c-space
+    d2 = ((C[:, None, :] - np.asarray(est.cluster_centers_, np.float64)[None]) ** 2).sum(-1)
+    assert (p1 == d2.argmin(1)).mean() > 0.98
     est.save(tmp_path / "m.pt")
     back = DCFAE.load(tmp_path / "m.pt")
     np.testing.assert_array_equal(back.predict(X), p1)
@@ -244,7 +250,7 @@ def test_resume_gives_identical_labels(digits32, tmp_path, monkeypatch):
 
     def flaky(*a, **k):
         calls["n"] += 1
-        if calls["n"] == 7:  # inside the second fine-tuning epoch (5 batches per epoch)
+        if calls["n"] == 7:  # inside the second fine-tuning epoch (5 batches of 32 per epoch)
             raise KeyboardInterrupt("simulated kill")
         return real(*a, **k)
 
