@@ -107,12 +107,16 @@ def cmd_fit(args) -> int:
         metrics = evaluate(ds.y, est.labels_) if ds.y is not None else {}
         metrics.update(seconds=round(getattr(est, "fit_seconds_", 0.0), 2), n_samples=len(ds.X),
                        phase_seconds=getattr(est, "phase_seconds_", {}), device=getattr(est, "device_", "cpu"))
-        try:
-            emb = est.transform(ds.X)
-        except (NotImplementedError, DeepclustError):
-            emb = None
+        emb = None
+        from .engine.deep import DeepClusterer
+        if isinstance(est, DeepClusterer):  # a learned embedding (classical methods' would be the raw data)
+            try:
+                emb = est.transform(ds.X)
+            except (NotImplementedError, DeepclustError):
+                emb = None
         run.write_results(est, metrics, embedding=emb, save_model=not args.no_model)
-        _report(run.path)
+        if not args.no_report:
+            _report(run.path)
     except BaseException as e:
         run.fail(e)
         print(f"run failed; partial run kept in {run.path} (resume with `deepclust fit --resume {run.path}`)",
@@ -167,6 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--scale", default=None, help="minus1-1 | standard | minmax")
     f.add_argument("--subset", type=int, default=None, help="random subset of N samples")
     f.add_argument("--no-model", action="store_true", help="do not save model.pt")
+    f.add_argument("--no-report", action="store_true", help="skip the plots and report.md (t-SNE can take a while)")
     f.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
     f.set_defaults(func=cmd_fit)
     for modname in EXTRA_COMMANDS:

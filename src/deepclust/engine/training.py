@@ -79,7 +79,8 @@ def self_training(fit: Fit, key: str, *, model_forward: Callable, head_key: str 
     """Phase `key`: the DEC / IDEC / DCEC clustering phase (spec 001 §4.1 step 3).
 
     Every `update_interval` iterations: Q on the whole dataset (no grad), P = target(Q), labels = argmax Q;
-    stop when fewer than `tol` of the labels changed. Each iteration: one optimiser step on
+    stop when fewer than `tol` of the labels changed. update_interval=0: P from each batch's own Q, no
+    whole-dataset refresh and no early stop (the schedule of ClustPy and most PyTorch DEC ports). Each iteration: one optimiser step on
     gamma * KL(P_b || Q_b) + L_r (IDEC/DCEC) or on KL alone (DEC, gamma=None).
     `model_forward(x) -> (z, x_hat or None)` uses the networks in fit.state; fit.state.<head_key> is the
     ClusteringHead. The final labels are left in fit.state.labels."""
@@ -99,9 +100,12 @@ def self_training(fit: Fit, key: str, *, model_forward: Callable, head_key: str 
         s.P, s.labels = target_distribution(q), labels
         return delta
 
+    per_batch = update_interval == 0  # target from each batch's own Q (ClustPy / DEC-PyTorch style)
+    log_every = update_interval or sampler.steps_per_epoch
+
     def iteration(it: int):
         logs = {}
-        if it % update_interval == 0:
+        if not per_batch and it % update_interval == 0:
             delta = refresh()
             logs = {"label_change": delta, **fit.monitor(s.labels)}
             if it > 0 and delta < tol:
@@ -111,7 +115,8 @@ def self_training(fit: Fit, key: str, *, model_forward: Callable, head_key: str 
         with fit.autocast():
             z, x_hat = model_forward(x)
             q = getattr(s, head_key)(z.float())
-            kl = kl_clustering_loss(s.P[idx.to(s.P.device)], q)
+            p = target_distribution(q.detach()) if per_batch else s.P[idx.to(s.P.device)]
+            kl = kl_clustering_loss(p, q)
             loss = kl if gamma is None else recon_loss(x_hat.float(), x) + gamma * kl
         opt = getattr(s, opt_name)
         opt.zero_grad(set_to_none=True)
@@ -119,7 +124,9 @@ def self_training(fit: Fit, key: str, *, model_forward: Callable, head_key: str 
         opt.step()
         return {**logs, "kl_loss": kl.detach(), "loss": loss.detach()}
 
-    fit.phase(key, max_iter, iteration, unit="it", log_every=update_interval)
+    if per_batch and not hasattr(s, "P"):
+        refresh()
+    fit.phase(key, max_iter, iteration, unit="it", log_every=log_every)
     # labels from a final refresh (spec 001 §4.1 step 4 [SUGGESTED])
     if not getattr(s, f"{key}_final", False):
         refresh()
