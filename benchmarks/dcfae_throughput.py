@@ -76,8 +76,8 @@ def main(argv=None):
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--paper-batch", type=int, default=16)
     ap.add_argument("--paper-steps", type=int, default=2)
-    ap.add_argument("--cpu-batch", type=int, default=256)
-    ap.add_argument("--cpu-steps", type=int, default=2)
+    ap.add_argument("--cpu-batch", type=int, default=None, help="default: the cpu preset's batch size")
+    ap.add_argument("--cpu-steps", type=int, default=4)
     ap.add_argument("--out", default="benchmarks/results/dcfae/throughput-cpu.json")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -87,7 +87,8 @@ def main(argv=None):
 
     peak = matmul_gflops(device=args.device)
     rows = [measure("paper", DCFAE.presets["paper"], args.paper_batch, args.paper_steps, args.device),
-            measure("cpu", DCFAE.presets["cpu"], args.cpu_batch, args.cpu_steps, args.device)]
+            measure("cpu", DCFAE.presets["cpu"], args.cpu_batch or DCFAE.presets["cpu"]["batch_size"], args.cpu_steps,
+                    args.device)]
     peak_after = matmul_gflops(device=args.device)
     for r in rows:
         r["fraction_of_matmul_peak"] = round(r["achieved_gflops"] / max(peak, peak_after), 3)
