@@ -6,10 +6,27 @@ A method's `_fit` reads like its paper's algorithm box: a sequence of named phas
 ACC/NMI when labels are given, NaN/inf detection naming the phase, step and loss term, checkpoints
 every N steps and at phase ends, and exact resume after a kill (state, phase cursor and RNG states
 are all in the checkpoint; batches are a pure function of the step, see `data.StepSampler`).
+
+Reliability (docs/RELIABILITY.md):
+- divergence: every numeric value a step logs is checked. On CPU it is checked at the step that produced
+  it (a `.item()` there costs nothing); on GPU values stay on the device and are checked at the next log
+  point (no host sync per step), and the error still names the first step whose value was NaN/inf.
+  Phases with unit "epoch" return one value per epoch, so a NaN in the middle of an epoch is seen at the
+  epoch's end. `on_divergence="rollback"` restores the last checkpoint (or the state at the start of
+  the phase) with the learning rate of every optimiser in fit.state halved, at most `max_rollbacks` times.
+- results: `finish` refuses NaN/inf centres, labels or network weights (DivergenceError), so no NaN result
+  is ever set on the estimator or written by a run folder.
+- `checkpoint_dir` is created and checked for writability and free space before training starts.
+- `deterministic=True`: torch.use_deterministic_algorithms during fit, cuDNN autotuning off, no bf16
+  autocast (GPU only matters; CPU runs are deterministic anyway).
+- `max_bytes`: memory budget of the data (see engine/data.py); memmaps / HDF5 datasets are streamed.
 """
 from __future__ import annotations
 
+import contextlib
+import logging
 import math
+import os
 import time
 from types import SimpleNamespace
 from typing import Callable, ClassVar
@@ -19,7 +36,7 @@ import torch
 
 from ..errors import DivergenceError, InvalidInputError
 from .base import BaseClusterer, estimator
-from .checkpoint import Checkpointer
+from .checkpoint import Checkpointer, deserialize, serialize
 from .data import DataSource
 from .device import autocast, resolve_device, rng_state, seed_everything, set_rng_state
 
@@ -34,9 +51,17 @@ class DeepClusterer(BaseClusterer):
     checkpoint_dir: str | None = None
     checkpoint_every: int = 0
     resume: bool = False
+    on_divergence: str = "raise"   # "raise" | "rollback" (to the last checkpoint, learning rates halved)
+    max_rollbacks: int = 3         # rollbacks allowed per fit before the DivergenceError is raised
+    max_bytes: int | None = None   # memory budget of the data (None: engine.data.DEFAULT_MAX_BYTES)
+    deterministic: bool = False    # torch.use_deterministic_algorithms during fit, no bf16 autocast
 
     uses_images: ClassVar[bool] = False  # conv methods: X must be images (or square)
     embed_batch_size: ClassVar[int] = 1024
+
+    def fit(self, X, y=None):
+        with deterministic_algorithms(self.deterministic):
+            return super().fit(X, y)
 
     def _make_fit(self, X, y, *, image_shape=None) -> "Fit":
         return Fit(self, X, y, image_shape=image_shape)
@@ -47,7 +72,7 @@ class DeepClusterer(BaseClusterer):
 
     def _source(self, X) -> DataSource:
         shape = getattr(self, "sample_shape_", None)
-        return DataSource(X, self._device(), shape=shape)
+        return DataSource(X, self._device(), shape=shape, max_bytes=self.max_bytes)
 
     @torch.no_grad()
     def _transform(self, X):
@@ -65,25 +90,59 @@ def _first(out):
     return out[0] if isinstance(out, (tuple, list)) else out
 
 
+log = logging.getLogger("deepclust")
+
+# NaN/inf check of logged values at every step: None = on CPU only (free there); on GPU they are checked at
+# log points, without a host sync per step. True/False force it (tests set False to exercise the GPU path).
+CHECK_EACH_STEP: bool | None = None
+
+
+@contextlib.contextmanager
+def deterministic_algorithms(enabled: bool = True):
+    """torch.use_deterministic_algorithms(True) (and cuDNN without autotuning) inside the block; the
+    previous global settings are restored afterwards. Ops without a deterministic implementation then
+    raise instead of silently varying."""
+    if not enabled:
+        yield
+        return
+    prev = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(),
+            torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark)
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # deterministic cuBLAS (CUDA >= 10.2)
+    torch.use_deterministic_algorithms(True)
+    torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(prev[0], warn_only=prev[1])
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = prev[2], prev[3]
+
+
 class Fit:
     """Everything one `fit` call needs: device, data on the device, the checkpointed training state,
     history, monitoring labels. Created by `DeepClusterer._make_fit`."""
 
     def __init__(self, est: DeepClusterer, X, y=None, *, image_shape=None):
         self.est = est
+        _check_run_params(est)
         self.device = resolve_device(est.device)
         self.seed = est.random_state
         seed_everything(self.seed)
         self.y = y
-        self.data = DataSource(X, self.device, shape=image_shape)
+        self.ckpt = Checkpointer(est.checkpoint_dir) if est.checkpoint_dir else None
+        if self.ckpt is not None:
+            self.ckpt.check_writable()  # fail now, not after hours of training
+        self.data = DataSource(X, self.device, shape=image_shape, max_bytes=getattr(est, "max_bytes", None))
         self.state = SimpleNamespace()
         self.history: list[dict] = []
         self.done: list[str] = []
         self.cursor: tuple[str, int] | None = None
         self.t0 = time.time()
         self.phase_seconds: dict[str, float] = {}
-        self.ckpt = Checkpointer(est.checkpoint_dir) if est.checkpoint_dir else None
         self.resumed = False
+        self.rollbacks = 0          # rollbacks so far (carried by checkpoints)
+        self.lr_scale = 1.0         # product of the learning-rate halvings applied by rollbacks
+        self._snapshot: bytes | None = None  # last checkpoint, in memory (on_divergence="rollback")
+        self._check_each_step = self.device.type == "cpu" if CHECK_EACH_STEP is None else bool(CHECK_EACH_STEP)
         if est.resume and self.ckpt is not None and self.ckpt.exists():
             self._restore()
 
@@ -92,66 +151,126 @@ class Fit:
               log_every: int = 1, checkpoint_every: int | None = None, desc: str | None = None) -> None:
         """Run step(i) for i = 0..n_steps-1 (resuming mid-phase if a checkpoint says so). step returns a
         dict of scalars to log (tensors are fine; they are synced only at log points); {"stop": True}
-        ends the phase early."""
+        ends the phase early. A NaN/inf value raises DivergenceError (or rolls back, see on_divergence)."""
         if name in self.done:
             return
         start = self.cursor[1] if self.cursor and self.cursor[0] == name else 0
         every = self.est.checkpoint_every if checkpoint_every is None else checkpoint_every
-        bar = _progress(self.est.verbose, n_steps, start, desc or f"{type(self.est).__name__} {name}", unit)
-        acc: dict = {}
+        rollback = getattr(self.est, "on_divergence", "raise") == "rollback"
+        if rollback:  # the state just before this phase's first step, for a rollback with no checkpoint
+            self.cursor = (name, start)
+            self._snapshot = serialize(self._payload())
         t_phase = time.time()
-        try:
-            for i in range(start, n_steps):
-                logs = step(i) or {}
-                stop = bool(logs.pop("stop", False))
-                for k, v in logs.items():
-                    acc.setdefault(k, []).append(v)
-                last = i + 1 == n_steps or stop
-                if (i + 1) % log_every == 0 or last:
-                    row = self._flush(name, unit, i, acc)
-                    acc = {}
+        while True:
+            bar = _progress(self.est.verbose, n_steps, start, desc or f"{type(self.est).__name__} {name}", unit)
+            acc: dict = {}
+            first = start  # step of acc's first entry
+            try:
+                for i in range(start, n_steps):
+                    logs = step(i) or {}
+                    stop = bool(logs.pop("stop", False))
+                    if self._check_each_step:
+                        self._check_finite(name, unit, i, logs)
+                    for k, v in logs.items():
+                        acc.setdefault(k, []).append(v)
+                    last = i + 1 == n_steps or stop
+                    if (i + 1) % log_every == 0 or last:
+                        row = self._flush(name, unit, i, acc, first=first)
+                        acc, first = {}, i + 1
+                        if bar is not None:
+                            bar.set_postfix({k: f"{v:.4g}" for k, v in row.items()
+                                             if isinstance(v, float) and k not in ("time",)}, refresh=False)
                     if bar is not None:
-                        bar.set_postfix({k: f"{v:.4g}" for k, v in row.items()
-                                         if isinstance(v, float) and k not in ("time",)}, refresh=False)
+                        bar.update(1)
+                    if (self.ckpt is not None or rollback) and every and (i + 1) % every == 0 and not last:
+                        self.cursor = (name, i + 1)
+                        self._save()
+                    if stop:
+                        break
+                break
+            except DivergenceError as e:
+                if not self._rollback(name, unit, e):
+                    raise
+                start = self.cursor[1] if self.cursor and self.cursor[0] == name else 0
+            finally:
                 if bar is not None:
-                    bar.update(1)
-                if self.ckpt is not None and every and (i + 1) % every == 0 and not last:
-                    self.cursor = (name, i + 1)
-                    self._save()
-                if stop:
-                    break
-        finally:
-            if bar is not None:
-                bar.close()
+                    bar.close()
         self.phase_seconds[name] = self.phase_seconds.get(name, 0.0) + time.time() - t_phase
         self.done.append(name)
         self.cursor = None
-        if self.ckpt is not None:
+        if self.ckpt is not None or rollback:
             self._save(phase_end=name)
 
     def once(self, name: str, fn: Callable[[], dict | None]) -> None:
         """A one-step phase (an initialisation, a clustering pass): skipped when a checkpoint has it."""
         self.phase(name, 1, lambda _i: fn(), unit="step", desc=name)
 
-    def _flush(self, phase, unit, i, acc) -> dict:
+    def _flush(self, phase, unit, i, acc, first: int | None = None) -> dict:
+        """One history row: the mean of each logged value since the last log point (steps first..i).
+        Any NaN/inf raises DivergenceError naming the first step that produced one."""
         row = {"phase": phase, unit: i + 1}
+        first = i + 1 - max((len(v) for v in acc.values()), default=1) if first is None else first
         for k, vals in acc.items():
             if isinstance(vals[0], torch.Tensor):
-                val = torch.stack([v.detach().float().reshape(()) for v in vals]).mean().item()
+                arr = torch.stack([v.detach().float().reshape(()) for v in vals]).cpu().numpy()
             elif isinstance(vals[0], (int, float, np.floating, np.integer)):
-                val = float(np.mean(vals))
+                arr = np.asarray(vals, dtype=np.float64)
             else:
                 row[k] = vals[-1]
                 continue
-            if not math.isfinite(val):
-                raise DivergenceError(
-                    f"{type(self.est).__name__}: loss term {k!r} became {val} in phase {phase!r} at {unit} {i + 1}; "
-                    "training stopped and no results were written. Try a lower learning rate, check the input "
-                    "scaling, or resume from the last checkpoint")
-            row[k] = val
+            finite = np.isfinite(arr)
+            if not finite.all():
+                j = int(np.flatnonzero(~finite)[0])
+                raise _divergence(self.est, phase, unit, first + j, k, float(arr[j]))
+            row[k] = float(arr.mean())
         row["time"] = round(time.time() - self.t0, 3)
         self.history.append(row)
         return row
+
+    def _check_finite(self, phase, unit, i, logs) -> None:
+        """Per-step check (CPU): raise at the step whose logged value is NaN/inf."""
+        for k, v in logs.items():
+            if isinstance(v, torch.Tensor):
+                if v.numel() == 1 and not math.isfinite(float(v.detach().float().reshape(()))):
+                    raise _divergence(self.est, phase, unit, i, k, float(v.detach().float().reshape(())))
+            elif isinstance(v, (float, np.floating)) and not math.isfinite(v):
+                raise _divergence(self.est, phase, unit, i, k, float(v))
+
+    def check(self, term: str, value, step: int | None = None, phase: str = "?", unit: str = "step") -> None:
+        """For methods' inner loops (e.g. the batches of an epoch-unit step): raise DivergenceError now if
+        `value` is NaN/inf. On GPU this syncs; call it only where that is cheap enough (or at log points)."""
+        v = float(value.detach().float().reshape(())) if isinstance(value, torch.Tensor) else float(value)
+        if not math.isfinite(v):
+            raise _divergence(self.est, phase, unit, -1 if step is None else step, term, v)
+
+    # ---- divergence rollback ----------------------------------------------------------------------
+    def _rollback(self, name: str, unit: str, err: DivergenceError) -> bool:
+        """on_divergence="rollback": restore the last checkpoint (or the phase-start state) with every
+        optimiser's learning rate halved. False when rollback is off; raises when rollbacks ran out."""
+        if getattr(self.est, "on_divergence", "raise") != "rollback" or self._snapshot is None:
+            return False
+        limit = int(getattr(self.est, "max_rollbacks", 3))
+        if self.rollbacks >= limit:
+            raise DivergenceError(f"{err} (still diverging after {self.rollbacks} rollback(s) with the learning "
+                                  f"rate halved each time, now x{self.lr_scale:g}; max_rollbacks={limit})") from err
+        p = deserialize(self._snapshot, map_location=self.device)
+        keep_seconds, done_rollbacks = dict(self.phase_seconds), self.rollbacks
+        self._apply_payload(p, in_place=True)
+        self.phase_seconds = keep_seconds
+        self.rollbacks = done_rollbacks + 1  # counts every rollback of this fit, whatever the snapshot says
+        target = 0.5 ** self.rollbacks
+        n_opt = _scale_learning_rates(self.state, target / float(p.get("lr_scale", 1.0)))
+        self.lr_scale = target
+        at = self.cursor[1] if self.cursor and self.cursor[0] == name else 0
+        event = {"phase": name, "event": "rollback", "diverged_at": getattr(err, "step", None),
+                 "term": getattr(err, "term", None), "resumed_at": at, "lr_scale": target,
+                 "optimizers": n_opt, "time": round(time.time() - self.t0, 3)}
+        self.history.append(event)
+        log.warning("%s; rolled back to %s %d of phase %r with learning rates x%g (%d optimiser(s), rollback "
+                    "%d of %d)", err, unit, at, name, target, n_opt, self.rollbacks, limit)
+        if n_opt == 0:
+            log.warning("no optimiser found in fit.state: the rollback retries with unchanged learning rates")
+        return True
 
     # ---- monitoring ---------------------------------------------------------------------------
     def monitor(self, labels) -> dict:
@@ -163,20 +282,28 @@ class Fit:
         return {"acc": acc(self.y, lab), "nmi": nmi(self.y, lab), "ari": ari(self.y, lab)}
 
     def autocast(self):
-        return autocast(self.device)
+        return autocast(self.device, enabled=not getattr(self.est, "deterministic", False))
 
     # ---- checkpoints ----------------------------------------------------------------------------
     def _payload(self) -> dict:
         return {"format": "deepclust-checkpoint/1", "method": type(self.est).__name__,
                 "params": _plain_params(self.est), "n_samples": self.data.n,
                 "state": vars(self.state), "done": list(self.done), "cursor": self.cursor,
-                "history": self.history, "rng": rng_state(), "phase_seconds": self.phase_seconds}
+                "history": self.history, "rng": rng_state(), "phase_seconds": self.phase_seconds,
+                "rollbacks": self.rollbacks, "lr_scale": self.lr_scale}
 
     def _save(self, phase_end: str | None = None) -> None:
-        self.ckpt.save(self._payload(), phase_end=phase_end)
+        data = serialize(self._payload())
+        if getattr(self.est, "on_divergence", "raise") == "rollback":
+            self._snapshot = data
+        if self.ckpt is not None:
+            self.ckpt.save_bytes(data, phase_end=phase_end)
 
     def _restore(self) -> None:
         p = self.ckpt.load(map_location=self.device)
+        if not isinstance(p, dict) or p.get("format") != "deepclust-checkpoint/1":
+            from ..errors import CorruptFileError
+            raise CorruptFileError(f"{self.ckpt.latest} is not a deepclust checkpoint")
         if p.get("method") != type(self.est).__name__ or p.get("n_samples") != self.data.n:
             raise InvalidInputError(
                 f"checkpoint {self.ckpt.latest} is from {p.get('method')} on {p.get('n_samples')} samples, not "
@@ -185,17 +312,43 @@ class Fit:
         diff = sorted(k for k in mine if k not in _RUN_PARAMS and mine.get(k) != theirs.get(k))
         if diff:
             raise InvalidInputError(f"cannot resume: parameters differ from the checkpoint's: {diff}")
-        self.state = SimpleNamespace(**p["state"])
+        self._apply_payload(p, in_place=False)
+        self.resumed = True
+
+    def _apply_payload(self, p: dict, *, in_place: bool) -> None:
+        """Load a checkpoint payload. in_place (rollback): modules and optimisers already in fit.state
+        load the saved weights/moments, so closures holding them (or fit.state) see the restored values."""
+        if in_place:
+            cur = vars(self.state)
+            for k in [k for k in cur if k not in p["state"]]:
+                del cur[k]
+            for k, v in p["state"].items():
+                old = cur.get(k)
+                if isinstance(old, torch.nn.Module) and type(old) is type(v):
+                    old.load_state_dict(v.state_dict())
+                    old.train(v.training)
+                elif isinstance(old, torch.optim.Optimizer) and type(old) is type(v):
+                    old.load_state_dict(v.state_dict())
+                else:
+                    cur[k] = v
+        else:
+            self.state = SimpleNamespace(**p["state"])
         self.done, self.cursor, self.history = list(p["done"]), p["cursor"], list(p["history"])
         self.phase_seconds = dict(p.get("phase_seconds", {}))
+        self.rollbacks, self.lr_scale = int(p.get("rollbacks", 0)), float(p.get("lr_scale", 1.0))
         set_rng_state(p["rng"])
-        self.resumed = True
 
     # ---- results ------------------------------------------------------------------------------
     def finish(self, labels, **fitted) -> None:
-        """Set labels_, history_ and the given fitted attributes on the estimator."""
+        """Set labels_, history_ and the given fitted attributes on the estimator. Refuses (DivergenceError)
+        NaN/inf labels, centres or network weights, so a diverged run never leaves NaN results."""
         est = self.est
-        lab = labels.cpu().numpy() if isinstance(labels, torch.Tensor) else np.asarray(labels)
+        lab = labels.detach().cpu().numpy() if isinstance(labels, torch.Tensor) else np.asarray(labels)
+        bad = _nonfinite_results(lab, fitted)
+        if bad:
+            raise DivergenceError(
+                f"{type(est).__name__}: the fitted {', '.join(bad)} contain NaN or infinite values; no results "
+                "were set or written. Try a lower learning rate, on_divergence='rollback', or check the input scaling")
         est.labels_ = lab.astype(np.int64)
         for k, v in fitted.items():
             if isinstance(v, torch.Tensor) and k == "cluster_centers_":
@@ -206,9 +359,82 @@ class Fit:
         est.phase_seconds_ = dict(self.phase_seconds)
         est.fit_seconds_ = time.time() - self.t0
         est.device_ = str(self.device)
+        est.rollbacks_ = self.rollbacks
 
 
-_RUN_PARAMS = {"device", "verbose", "checkpoint_dir", "checkpoint_every", "resume"}
+_RUN_PARAMS = {"device", "verbose", "checkpoint_dir", "checkpoint_every", "resume", "on_divergence",
+               "max_rollbacks", "max_bytes", "deterministic"}
+
+
+def _divergence(est, phase, unit, i, term, value) -> DivergenceError:
+    e = DivergenceError(
+        f"{type(est).__name__}: loss term {term!r} became {value} in phase {phase!r} at {unit} {i + 1}; "
+        "training stopped and no results were written. Try a lower learning rate, check the input scaling, "
+        "set on_divergence='rollback', or resume from the last checkpoint")
+    e.phase, e.step, e.term, e.value = phase, i + 1, term, value
+    return e
+
+
+def _nonfinite_results(labels, fitted: dict) -> list[str]:
+    bad = []
+    if labels.dtype.kind == "f" and not np.isfinite(labels).all():
+        bad.append("labels")
+    for k, v in fitted.items():
+        if isinstance(v, torch.nn.Module):
+            if any(not bool(torch.isfinite(t).all()) for t in v.state_dict().values()
+                   if isinstance(t, torch.Tensor) and t.is_floating_point()):
+                bad.append(f"{k} (network weights)")
+        elif isinstance(v, torch.Tensor):
+            if v.is_floating_point() and not bool(torch.isfinite(v).all()):
+                bad.append(k)
+        elif isinstance(v, np.ndarray) and v.dtype.kind == "f" and not np.isfinite(v).all():
+            bad.append(k)
+    return bad
+
+
+def _optimizers(state) -> list:
+    """Every torch optimiser (and LR scheduler) in fit.state, at the top level or one level down in a
+    dict/list/tuple."""
+    found = []
+    for v in vars(state).values():
+        items = v.values() if isinstance(v, dict) else v if isinstance(v, (list, tuple)) else [v]
+        for x in items:
+            if isinstance(x, (torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler)):
+                found.append(x)
+    return found
+
+
+def _scale_learning_rates(state, factor: float) -> int:
+    n = 0
+    for o in _optimizers(state):
+        if isinstance(o, torch.optim.Optimizer):
+            for g in o.param_groups:
+                if isinstance(g.get("lr"), torch.Tensor):
+                    g["lr"].mul_(factor)
+                else:
+                    g["lr"] = g["lr"] * factor
+            n += 1
+        else:  # schedulers that recompute lr from base_lrs
+            o.base_lrs = [b * factor for b in o.base_lrs]
+    return n
+
+
+def _check_run_params(est) -> None:
+    od = getattr(est, "on_divergence", "raise")
+    if od not in ("raise", "rollback"):
+        raise InvalidInputError(f"on_divergence must be 'raise' or 'rollback', got {od!r}")
+    mr = getattr(est, "max_rollbacks", 3)
+    if isinstance(mr, bool) or not isinstance(mr, (int, np.integer)) or mr < 0:
+        raise InvalidInputError(f"max_rollbacks must be an integer >= 0, got {mr!r}")
+    ce = est.checkpoint_every
+    if isinstance(ce, bool) or not isinstance(ce, (int, np.integer)) or ce < 0:
+        raise InvalidInputError(f"checkpoint_every must be an integer >= 0 (0 = only at phase ends), got {ce!r}")
+    mb = getattr(est, "max_bytes", None)
+    if mb is not None and (isinstance(mb, bool) or not isinstance(mb, (int, np.integer)) or mb <= 0):
+        raise InvalidInputError(f"max_bytes must be a positive number of bytes or None, got {mb!r}")
+    if est.resume and not est.checkpoint_dir:
+        log.warning("%s: resume=True without checkpoint_dir has nothing to resume from; training from scratch",
+                    type(est).__name__)
 
 
 def _plain_params(est) -> dict:

@@ -17,7 +17,7 @@ import traceback
 from pathlib import Path
 
 from ..errors import InvalidInputError
-from .io import atomic_path, ensure_writable_dir, write_json, write_npy
+from .io import atomic_path, ensure_writable_dir, remove_stale_temps, write_json, write_npy
 
 INCOMPLETE = ".incomplete"
 log = logging.getLogger("deepclust")
@@ -37,6 +37,11 @@ class RunFolder:
             self.path = path
             self.name = path.name[: -len(INCOMPLETE)] if path.name.endswith(INCOMPLETE) else path.name
             self.out = path.parent
+            if not (path / "config.json").is_file():
+                raise InvalidInputError(f"cannot resume: {path} has no config.json (the run was interrupted before "
+                                        "it started training); start a new run instead")
+            ensure_writable_dir(path, what="run folder", hint="copy the run folder somewhere writable")
+            remove_stale_temps(path)  # files whose write was killed
         else:
             self.out = ensure_writable_dir(out)
             stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -61,12 +66,29 @@ class RunFolder:
 
     def config(self) -> dict | None:
         p = self.path / "config.json"
-        return json.loads(p.read_text()) if p.is_file() else None
+        if not p.is_file():
+            return None
+        try:
+            cfg = json.loads(p.read_text())
+        except (ValueError, UnicodeDecodeError) as e:
+            from ..errors import CorruptFileError
+            raise CorruptFileError(f"{p} is not valid JSON ({e}); the run's configuration is lost, start a new run") from None
+        return cfg
 
     def write_config(self, cfg: dict) -> None:
         write_json(self.path / "config.json", {**cfg, "environment": environment()})
 
     def write_results(self, est, metrics: dict | None, *, embedding=None, save_model: bool = True) -> None:
+        """Write history, labels, embedding, model and metrics (each atomically). NaN/inf labels or
+        embedding raise DivergenceError before anything is written."""
+        import numpy as np
+        from ..errors import DivergenceError
+        labels = np.asarray(est.labels_)
+        if labels.dtype.kind == "f" and not np.isfinite(labels).all():
+            raise DivergenceError("the labels contain NaN; no results were written")
+        if embedding is not None and np.asarray(embedding).dtype.kind == "f" and not np.isfinite(embedding).all():
+            raise DivergenceError("the embedding contains NaN or infinite values (the network diverged); no results "
+                                  "were written. Try a lower learning rate or on_divergence='rollback'")
         hist = getattr(est, "history_", [])
         with atomic_path(self.path / "history.jsonl", "w") as f:
             for row in hist:
