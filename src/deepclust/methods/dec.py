@@ -85,9 +85,15 @@ class DEC(AEKMeans):
     tol: float = 0.001
     alpha: float = 1.0
 
-    presets: ClassVar[dict] = {"paper": {}, "cpu": {"pretrain_epochs": 50, "max_iter": 5000},
-                               "smoke": {"pretrain_epochs": 3, "max_iter": 60, "update_interval": 20,
-                                         "n_init": 3}}
+    presets: ClassVar[dict] = {
+        "paper": {},
+        "cpu": {"pretrain_epochs": 50, "max_iter": 5000},
+        # a faster schedule, measured against ClustPy in benchmarks/peer_clustpy.py: 40 pretraining
+        # epochs at a doubled learning rate, Adam(1e-4) self-training with whole-dataset targets every
+        # 140 steps and the 0.1 % stopping rule, at most 1,000 steps
+        "fast": {"pretrain_epochs": 40, "pretrain_lr": 2e-3, "optimizer": "adam", "lr": 1e-4,
+                 "max_iter": 1000, "update_interval": 140, "n_init": 5},
+        "smoke": {"pretrain_epochs": 3, "max_iter": 60, "update_interval": 20, "n_init": 3}}
 
     def _loss_weight(self) -> float | None:
         """Weight of KL(P||Q) next to L_r; None = no reconstruction term (DEC)."""
