@@ -28,7 +28,12 @@ Deviations / judgement calls (spec section):
   clustering, lambda_3 = 0.1 as for ABC. The KL is that of eq. (8) corrected (spec §9.2.5:
   ln sigma + 1/2 ln tau + (1/tau + (eta - mu)^2) / (2 sigma^2) - 1/2). No VAE prior term.
 - Losses are summed over dimensions and averaged over the minibatch (§9.1.12).
-- Clustering statistics are computed on mu (the deterministic embedding); final labels = k-means on mu.
+- Clustering statistics are computed on mu (the deterministic embedding); final labels = k-means on mu
+  (also for DC-GMM, whose "GMM" is the hard-GMM assignment used during training).
+- Known behaviour on DCAN's schedule (no pretraining, momentum SGD on losses summed over pixels): the
+  Gaussian-encoder models start with a large reconstruction error from sampling z with sigma = 1, and the
+  first iterations destroy the initial cluster structure; DC-Kmeans/DC-GMM then collapse to a few clusters
+  (results in benchmarks/results/dc-kmeans, dc-gmm). The paper's DC-Kmeans/DC-GMM numbers are quoted from [21].
 """
 from __future__ import annotations
 

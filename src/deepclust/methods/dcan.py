@@ -46,6 +46,12 @@ Deviations / judgement calls (spec section):
 - Random draws per iteration come from generators seeded by (random_state, key, iteration), so a resumed
   run reproduces an uninterrupted one exactly.
 - Not implemented: the cluster-conditional discriminator (§9.1.5, a non-paper option).
+
+Reproduction status (benchmarks/dcan_paper.py, benchmarks/results/dcan/SUMMARY-paper.md): with the paper's
+settings DCAN does NOT reproduce Tables III/IV -- on USPS and MNIST-test 14x14 it ends below k-means on
+its own untrained encoder's codes (its starting point); the discriminator cannot tell the moment-matched
+cluster Gaussians from the codes (D(real) ~ D(fake) ~ 0.5), so the encoder's gradient carries little
+clustering signal, and larger learning rates collapse the codes. See VARIANTS-paper.md for the options tried.
 """
 from __future__ import annotations
 
