@@ -92,7 +92,8 @@ def main(argv=None):
                    {"method": "pfc", "what": "generator iterations per second (each = 5 critic + 4 classifier + "
                     "1 generator steps), fit on 2,000 images", "preset_vs_paper_networks": res,
                     "iterations_timed": n, "device": machine_description("cpu"),
-                    "note": "shared 2-core machine, other jobs running: an upper bound on time per iteration",
+                    "note": "shared 2-core machine with other jobs running (time per iteration is an upper bound); the timing "
+                    "includes building the networks and one prediction pass over the 2,000 images",
                     "paper": "~0.15 s per iteration (38 h / 900k) on a GTX 1080 Ti (spec §10)",
                     "command": command_line(), "commit": git_commit(), "date": dt.date.today().isoformat()})
         return
