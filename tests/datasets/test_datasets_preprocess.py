@@ -87,3 +87,14 @@ def test_subset_reproducible():
 def test_resize_vector_data_refused():
     with pytest.raises(InvalidInputError, match="vector data"):
         apply(load_array(np.ones((3, 4))), resize=8)
+
+
+def test_derived_pfc_datasets_are_registered():
+    from deepclust.datasets import list_datasets, load_dataset
+    names = list_datasets()
+    for n in ("8gaussians", "artifact-mnist", "usps700", "usps-v1"):
+        assert n in names
+    g = load_dataset("8gaussians", subset=500)
+    assert g.X.shape == (500, 2) and g.n_classes == 8
+    u = load_dataset("usps700")
+    assert u.X.shape == (7000, 1, 16, 16) and (np.bincount(u.y) == 700).all()

@@ -38,9 +38,19 @@ def get_spec(name: str) -> DatasetSpec:
                            "A path to a .npy/.npz/.csv/.h5 file or an image folder also works.")
 
 
+def _derived() -> dict:
+    """Datasets built from registered ones (PFC's synthetic sets): name -> (base, builder(base_ds, seed))."""
+    from . import synthetic
+    out = {"8gaussians": (None, lambda base, seed: synthetic.eight_gaussians(seed=seed)),
+           "artifact-mnist": ("mnist-test", lambda base, seed: synthetic.artifact_mnist(base, seed=seed))}
+    for v in synthetic.USPS_VARIANT_COUNTS:
+        out[v] = ("usps", lambda base, seed, v=v: synthetic.usps_variant(v, base, seed=seed))
+    return out
+
+
 def list_datasets() -> list[str]:
-    """Names of the registered datasets."""
-    return sorted(REGISTRY)
+    """Names of the registered datasets (file-backed and derived)."""
+    return sorted([*REGISTRY, *_derived()])
 
 
 def _splits(spec: DatasetSpec, split: str) -> list[str]:
@@ -105,6 +115,12 @@ def load_dataset(name: str, data_dir=None, download: bool = False, *, split: str
     files (checksum-verified) into data_dir, or into the user cache when data_dir is None.
     """
     pre_kw = {k: kwargs.pop(k) for k in PREPROCESS_KW if k in kwargs}
+    derived = _derived().get(_norm(str(name)))
+    if derived is not None:
+        base_name, build = derived
+        base = None if base_name is None else load_dataset(base_name, data_dir, download, split=split)
+        ds = build(base, kwargs.pop("build_seed", 0))
+        return preprocess.apply(ds, flatten=flatten, resize=resize, scale=scale, subset=subset, seed=seed, **pre_kw)
     try:
         spec = get_spec(str(name))
     except UnknownNameError:
@@ -149,4 +165,9 @@ def dataset_status(data_dir=None) -> list[dict]:
                      "available": len(available_splits) == len(splits), "where": where,
                      "downloadable": spec.downloadable, "available_splits": available_splits,
                      "description": spec.description})
+    for name, (base, _) in _derived().items():
+        base_row = next((r for r in rows if r["name"] == base), None)
+        rows.append({"name": name, "n_samples": None, "shape": (), "available": base_row is None or base_row["available"],
+                     "where": f"built from {base}" if base else "generated", "downloadable": False,
+                     "available_splits": [], "description": f"derived dataset (PFC paper), built from {base or 'nothing'}"})
     return rows
