@@ -309,7 +309,7 @@ class Fit:
                 f"checkpoint {self.ckpt.latest} is from {p.get('method')} on {p.get('n_samples')} samples, not "
                 f"{type(self.est).__name__} on {self.data.n}; use another checkpoint_dir or resume=False")
         mine, theirs = _plain_params(self.est), p["params"]
-        diff = sorted(k for k in mine if k not in _RUN_PARAMS and mine.get(k) != theirs.get(k))
+        diff = sorted(k for k in mine if k not in _RUN_PARAMS and _norm(mine.get(k)) != _norm(theirs.get(k)))
         if diff:
             raise InvalidInputError(f"cannot resume: parameters differ from the checkpoint's: {diff}")
         self._apply_payload(p, in_place=False)
@@ -435,6 +435,16 @@ def _check_run_params(est) -> None:
     if est.resume and not est.checkpoint_dir:
         log.warning("%s: resume=True without checkpoint_dir has nothing to resume from; training from scratch",
                     type(est).__name__)
+
+
+def _norm(v):
+    """Compare parameters as JSON would: tuples and lists alike (a CLI resume reads them back from
+    config.json as lists)."""
+    if isinstance(v, (tuple, list)):
+        return [_norm(x) for x in v]
+    if isinstance(v, dict):
+        return {k: _norm(x) for k, x in v.items()}
+    return v
 
 
 def _plain_params(est) -> dict:
