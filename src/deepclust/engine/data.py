@@ -8,20 +8,25 @@ never occupies more than about `max_bytes` of this process's memory.
 Memory budget: `DataSource(..., max_bytes=...)`, the `max_bytes` field of every DeepClusterer, or the
 module setting `deepclust.engine.data.DEFAULT_MAX_BYTES` (4 GiB; read at call time, so it can be changed
 at run time). A dense array larger than the budget is streamed from the host array instead of copied to
-the device; a memmap is always streamed, and the pages it has read are released from this process
-(madvise(MADV_DONTNEED)) every `max_bytes / 4` bytes read, so a memmap larger than RAM never counts
-against the resident set by more than that (the kernel keeps them only as reclaimable page cache).
+the device. A memmap is always streamed: a read-only, C-contiguous `np.memmap` (np.load(..., mmap_mode="r"))
+is read with pread() into private buffers, so file pages never enter this process's resident set (the
+kernel keeps them only as reclaimable page cache); other memmaps are read through the mapping, whose pages
+are released (madvise(MADV_DONTNEED)) every `max_bytes / 4` bytes. Reading random rows through a mapping
+is not bounded by the bytes read: the kernel maps whole page-cache folios around each faulting page
+(up to MiBs per row on recent kernels), which is why pread is preferred.
 """
 from __future__ import annotations
 
 import mmap as _mmap
+import os
 from typing import Callable, Iterator
 
 import numpy as np
 import torch
 
 DEFAULT_MAX_BYTES = 4 * 2**30  # data larger than this (or memmapped) is streamed, not copied
-CHUNK_BYTES = 32 * 2**20  # whole-dataset host passes (validation) read this much at a time
+CHUNK_BYTES = 8 * 2**20  # whole-dataset host passes (validation) read this much at a time
+FAULT_AROUND = 64 * 2**10  # a page fault on a file mapping maps up to this much around it (Linux default)
 
 
 def budget(max_bytes: int | None = None) -> int:
@@ -76,6 +81,71 @@ class LazyRows:
         return getattr(self.base, "_mmap", None)
 
 
+class FileRows:
+    """pread()-based row reader for a read-only, C-contiguous np.memmap: rows go straight from the file
+    (page cache) into a private buffer, never through the mapping. `FileRows.of(X)` is None when X is
+    not such a memmap."""
+
+    def __init__(self, X, offset: int):
+        self.filename, self.offset, self.dtype = X.filename, int(offset), X.dtype
+        self.row_shape = tuple(X.shape[1:])
+        self.row_nbytes = int(np.prod(self.row_shape)) * X.dtype.itemsize
+        self.fd = os.open(self.filename, os.O_RDONLY)
+
+    @classmethod
+    def of(cls, X):
+        if not isinstance(X, np.memmap) or getattr(X, "mode", None) != "r" or not X.flags.c_contiguous \
+                or not getattr(X, "filename", None) or getattr(X, "_mmap", None) is None \
+                or not hasattr(os, "preadv") or X.ndim < 1:
+            return None
+        try:
+            base = np.frombuffer(X._mmap, dtype=np.uint8)
+            mm_addr = base.__array_interface__["data"][0]
+            del base
+            start = X.offset - X.offset % _mmap.ALLOCATIONGRANULARITY  # file offset of the mapping
+            offset = start + (X.__array_interface__["data"][0] - mm_addr)
+            if offset < 0 or offset + X.nbytes > os.path.getsize(X.filename):
+                return None
+            return cls(X, offset)
+        except (OSError, ValueError, TypeError, BufferError):
+            return None
+
+    def _read_into(self, view: memoryview, pos: int) -> None:
+        while len(view):
+            got = os.preadv(self.fd, [view], pos)
+            if got <= 0:
+                raise OSError(f"{self.filename}: unexpected end of file (was it truncated while training?)")
+            view, pos = view[got:], pos + got
+
+    def rows(self, sorted_idx: np.ndarray) -> np.ndarray:
+        """Rows at sorted, unique indices; consecutive runs are read with one call each."""
+        out = np.empty((len(sorted_idx), *self.row_shape), dtype=self.dtype)
+        if not len(sorted_idx):
+            return out
+        mv = memoryview(out.reshape(-1).view(np.uint8))
+        breaks = np.flatnonzero(np.diff(sorted_idx) != 1) + 1
+        for a, b in zip(np.r_[0, breaks], np.r_[breaks, len(sorted_idx)]):
+            self._read_into(mv[a * self.row_nbytes:b * self.row_nbytes],
+                            self.offset + int(sorted_idx[a]) * self.row_nbytes)
+        return out
+
+    def slice(self, start: int, stop: int) -> np.ndarray:
+        out = np.empty((stop - start, *self.row_shape), dtype=self.dtype)
+        self._read_into(memoryview(out.reshape(-1).view(np.uint8)), self.offset + start * self.row_nbytes)
+        return out
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+
 def is_on_disk(X) -> bool:
     """True for memmaps, h5py datasets and other array-likes that are not in-memory numpy arrays."""
     return isinstance(X, (np.memmap, LazyRows)) or not isinstance(X, np.ndarray)
@@ -94,9 +164,11 @@ class DataSource:
         nbytes = self.n * row_bytes(X)
         self.streamed = is_on_disk(X) or nbytes > self.max_bytes
         self._read = 0  # bytes read through a memmap since its pages were last released
+        self._file = None
         if self.streamed:
             self._host = X
             self.tensor = None
+            self._file = FileRows.of(X)  # None: read through the mapping / h5py
         else:
             t = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32))
             self.tensor = t.reshape(self.n, *self.sample_shape).to(device)
@@ -108,12 +180,21 @@ class DataSource:
     def dim(self) -> int:
         return int(np.prod(self.sample_shape))
 
-    def _account(self, n_rows: int) -> None:
-        """Release a memmap's pages every max_bytes/4 bytes read (bounded resident set)."""
-        self._read += n_rows * row_bytes(self._host)
+    def _account(self, nbytes: int) -> None:
+        """Release a memmap's pages every max_bytes/4 bytes mapped (bounded resident set). Random rows
+        count FAULT_AROUND each at least: the kernel maps the pages around each faulting one."""
+        self._read += nbytes
         if self._read >= self.max_bytes // 4:
             release_pages(self._host)
             self._read = 0
+
+    def _rows(self, uniq: np.ndarray):
+        """Host rows at sorted unique indices (pread for read-only memmaps; h5py needs increasing ones)."""
+        if self._file is not None:
+            return self._file.rows(uniq)
+        rows = self._host[uniq]
+        self._account(len(uniq) * max(row_bytes(self._host), FAULT_AROUND))
+        return rows
 
     def batch(self, idx: torch.Tensor) -> torch.Tensor:
         """Rows `idx` (a 1-D LongTensor) on the device, shaped N x sample_shape."""
@@ -122,16 +203,18 @@ class DataSource:
         idx_np = idx.cpu().numpy()
         # h5py needs strictly increasing indices (no repeats); memmaps read faster in order
         uniq, inv = np.unique(idx_np, return_inverse=True)
-        rows = np.asarray(self._host[uniq], dtype=np.float32)[inv.reshape(-1)]
-        self._account(len(uniq))
+        rows = np.asarray(self._rows(uniq), dtype=np.float32)[inv.reshape(-1)]
         return torch.from_numpy(np.ascontiguousarray(rows)).reshape(len(idx_np), *self.sample_shape).to(
             self.device, non_blocking=True)
 
     def slice(self, start: int, stop: int) -> torch.Tensor:
         if self.tensor is not None:
             return self.tensor[start:stop]
-        rows = np.array(self._host[start:stop], dtype=np.float32)
-        self._account(stop - start)
+        if self._file is not None:
+            rows = np.asarray(self._file.slice(start, stop), dtype=np.float32)
+        else:
+            rows = np.array(self._host[start:stop], dtype=np.float32)
+            self._account((stop - start) * row_bytes(self._host) + 2 * FAULT_AROUND)
         return torch.from_numpy(rows).reshape(stop - start, *self.sample_shape).to(self.device)
 
     def batches(self, batch_size: int, *, shuffle: bool = False, generator: torch.Generator | None = None,
@@ -164,12 +247,11 @@ class DataSource:
             sub = DataSource.__new__(DataSource)
             sub.device, sub.n, sub.sample_shape, sub.streamed, sub._host = (
                 self.device, len(idx), self.sample_shape, False, None)
-            sub.max_bytes, sub._read = self.max_bytes, 0
+            sub.max_bytes, sub._read, sub._file = self.max_bytes, 0, None
             sub.tensor = self.tensor[torch.as_tensor(idx, device=self.tensor.device)]
             return sub
         uniq, inv = np.unique(idx, return_inverse=True)
-        rows = np.asarray(self._host[uniq], dtype=np.float32)[inv.reshape(-1)]
-        self._account(len(uniq))
+        rows = np.asarray(self._rows(uniq), dtype=np.float32)[inv.reshape(-1)]
         return DataSource(rows, self.device, shape=self.sample_shape, max_bytes=self.max_bytes)
 
 

@@ -34,16 +34,17 @@ def to_numpy(X):
 
 
 def check_finite_chunks(X, chunk: int | None = None, name: str = "X"):
-    """Raise if X has NaN/inf; works chunk-wise (about 32 MiB at a time) so memmaps and HDF5 datasets are
+    """Raise if X has NaN/inf; works chunk-wise (about data.CHUNK_BYTES at a time) so memmaps and HDF5 datasets are
     never loaded whole, and releases the memmap's pages after each chunk."""
-    from .data import chunk_rows, release_pages
+    from .data import FileRows, chunk_rows, release_pages
     if not np.issubdtype(np.dtype(X.dtype), np.floating):
         return  # integers and booleans are always finite
     n = X.shape[0]
     chunk = chunk or chunk_rows(X)
+    reader = FileRows.of(X)  # read-only memmap: pread, so file pages never enter the resident set
     bad, first = 0, None
     for s in range(0, n, chunk):
-        part = np.asarray(X[s:s + chunk])
+        part = reader.slice(s, min(s + chunk, n)) if reader is not None else np.asarray(X[s:s + chunk])
         flat = part.reshape(part.shape[0], -1)
         mask = ~np.isfinite(flat).all(axis=1)
         if flat.dtype.itemsize > 4:  # float64 beyond float32's range becomes inf when batches are converted
