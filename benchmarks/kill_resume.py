@@ -31,6 +31,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "results" / "reliability" / "kill_resume.json"
+# dataset options some methods need on digits (8x8): image sides their networks support
+METHOD_ARGS = {"dcfae": ["--resize", "16"], "pfc": ["--resize", "16"]}
+CKPT_GLOB = ("*", "checkpoints", "**", "*.pt")  # deep-ifl keeps fold checkpoints in subfolders
 CLI = ("import sys, deepclust.cli as c; c._report = lambda run_dir: None; "
        "sys.exit(c.main(sys.argv[1:]))")
 
@@ -42,7 +45,7 @@ def cli_cmd(args):
 def fit_args(method, out, a):
     return ["fit", "-m", method, "-d", a.dataset, "--subset", str(a.subset), "--preset", "smoke", "--seed",
             str(a.seed), "-q", "--no-model", "--device", "cpu", "--checkpoint-every", str(a.checkpoint_every),
-            "--out", str(out)]
+            "--out", str(out)] + METHOD_ARGS.get(method, [])
 
 
 def run_to_end(args, env, timeout):
@@ -50,9 +53,13 @@ def run_to_end(args, env, timeout):
     first_ckpt = None
     p = subprocess.Popen(cli_cmd(args), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     out_dir = Path(args[args.index("--out") + 1]) if "--out" in args else None
+    completed = None
     while p.poll() is None:
-        if first_ckpt is None and out_dir is not None and glob.glob(str(out_dir / "*" / "checkpoints" / "*.pt")):
+        if first_ckpt is None and out_dir is not None and glob.glob(str(out_dir.joinpath(*CKPT_GLOB)), recursive=True):
             first_ckpt = time.time() - t
+        if completed is None and out_dir is not None and [d for d in glob.glob(str(out_dir / "*"))
+                                                          if not d.endswith(".incomplete")]:
+            completed = time.time() - t  # run folder renamed: the rest is interpreter teardown
         if time.time() - t > timeout:
             p.kill()
             p.wait()
@@ -60,6 +67,7 @@ def run_to_end(args, env, timeout):
         time.sleep(0.02)
     _, err = p.communicate()
     return {"rc": p.returncode, "seconds": round(time.time() - t, 1), "first_checkpoint_s": first_ckpt,
+            "completed_s": completed,
             "stderr": err[-1500:] if p.returncode else ""}
 
 
@@ -74,7 +82,7 @@ def kill_once(method, out, a, env, delay):
     p = subprocess.Popen(cli_cmd(fit_args(method, out, a)), env=env, stdout=subprocess.DEVNULL,
                          stderr=subprocess.DEVNULL)
     t = time.time()
-    while p.poll() is None and not glob.glob(str(out / "*" / "checkpoints" / "*.pt")):
+    while p.poll() is None and not glob.glob(str(out.joinpath(*CKPT_GLOB)), recursive=True):
         if time.time() - t > a.timeout:
             break
         time.sleep(0.01)
@@ -86,17 +94,24 @@ def kill_once(method, out, a, env, delay):
     if killed:
         os.kill(p.pid, signal.SIGKILL)
     p.wait()
+    if killed and not glob.glob(str(out / "*.incomplete")):
+        killed = False  # killed after the run folder was completed (while exiting): too late
     return {"killed": killed, "first_checkpoint_s": round(t_ck, 2), "kill_after_s": round(t_kill, 2),
             "rc": p.returncode}
 
 
 def kill_point(run_dir):
+    """Phases done and cursor of every latest.pt of the killed run (several for deep-ifl's folds)."""
     import torch
-    ck = Path(run_dir) / "checkpoints" / "latest.pt"
-    if not ck.is_file():
+    found = sorted(glob.glob(str(Path(run_dir) / "checkpoints" / "**" / "latest.pt"), recursive=True))
+    if not found:
         return {"checkpoint": None}
-    p = torch.load(ck, map_location="cpu", weights_only=False)
-    return {"phases_done": p.get("done"), "cursor": list(p["cursor"]) if p.get("cursor") else None}
+    out = {}
+    for f in found:
+        p = torch.load(f, map_location="cpu", weights_only=False)
+        rel = str(Path(f).relative_to(Path(run_dir) / "checkpoints"))
+        out[rel] = {"phases_done": p.get("done"), "cursor": list(p["cursor"]) if p.get("cursor") else None}
+    return out["latest.pt"] if list(out) == ["latest.pt"] else out
 
 
 def bench_method(method, a, env, rng):
@@ -120,7 +135,8 @@ def bench_method(method, a, env, rng):
         if ref.get("first_checkpoint_s") is None:
             row.update(resumed_equals_uninterrupted=None, note="no checkpoint was ever written")
             return row
-        window = max(0.05, ref["seconds"] - ref["first_checkpoint_s"])
+        end = ref.get("completed_s") or ref["seconds"]
+        window = max(0.05, end - ref["first_checkpoint_s"])
         tries = []
         for attempt in range(3):
             delay = rng.uniform(0.0, window) * (0.5 ** attempt)
@@ -142,7 +158,7 @@ def bench_method(method, a, env, rng):
         row["kill_point"] = kill_point(inc[0])
         res = run_to_end(["fit", "--resume", inc[0], "-q", "--checkpoint-every", str(a.checkpoint_every)], env,
                          a.timeout)
-        row["resume"] = {k: v for k, v in res.items() if k not in ("stderr", "first_checkpoint_s")}
+        row["resume"] = {k: v for k, v in res.items() if k not in ("stderr", "first_checkpoint_s", "completed_s")}
         if res["rc"] != 0:
             row.update(resumed_equals_uninterrupted=False, error="resume failed", stderr=res.get("stderr"))
             return row

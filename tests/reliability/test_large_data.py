@@ -96,16 +96,26 @@ def test_nan_in_hdf5_or_memmap_is_found_chunkwise(tmp_path, data, monkeypatch):
         check_X(f["X"])
 
 
-def test_memmap_pages_are_released(tmp_path):
-    """Streaming a memmap drops the pages it read from the resident set every max_bytes/4 bytes."""
-    np.save(tmp_path / "x.npy", np.zeros((4096, 1024), np.float32))  # 16 MiB
-    mm = np.load(tmp_path / "x.npy", mmap_mode="r")
+def test_memmap_reads_bypass_or_release_the_mapping(tmp_path):
+    """Read-only memmaps are read with pread (file pages never enter the resident set); other memmaps
+    (copy-on-write) are read through the mapping, whose pages are released every max_bytes/4 bytes."""
+    X = np.arange(4096 * 1024, dtype=np.float32).reshape(4096, 1024)  # 16 MiB
+    np.save(tmp_path / "x.npy", X)
+    ro = np.load(tmp_path / "x.npy", mmap_mode="r")
+    src = DataSource(ro[100:], torch.device("cpu"))  # a view: the file offset is found from the mapping
+    assert src._file is not None
+    idx = torch.tensor([7, 3, 3, 3995, 0])
+    np.testing.assert_array_equal(src.batch(idx).numpy(), X[100:][idx.numpy()])
+    np.testing.assert_array_equal(src.slice(10, 20).numpy(), X[110:120])
+    cow = np.load(tmp_path / "x.npy", mmap_mode="c")
     released = []
     real = engine_data.release_pages
     engine_data.release_pages = lambda X: (released.append(1), real(X))
     try:
-        src = DataSource(mm, torch.device("cpu"), max_bytes=4 * 2**20)
-        src.map(lambda b: b.sum(1), 256)
+        src = DataSource(cow, torch.device("cpu"), max_bytes=4 * 2**20)
+        assert src._file is None
+        out = src.map(lambda b: b.sum(1), 256)
     finally:
         engine_data.release_pages = real
+    np.testing.assert_allclose(out.numpy(), X.sum(1), rtol=1e-6)
     assert len(released) >= 15  # 16 MiB read, released every 1 MiB

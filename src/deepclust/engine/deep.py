@@ -163,8 +163,7 @@ class Fit:
         t_phase = time.time()
         while True:
             bar = _progress(self.est.verbose, n_steps, start, desc or f"{type(self.est).__name__} {name}", unit)
-            acc: dict = {}
-            first = start  # step of acc's first entry
+            acc: dict = {}  # key -> [(step, value)] since the last log point
             try:
                 for i in range(start, n_steps):
                     logs = step(i) or {}
@@ -172,11 +171,11 @@ class Fit:
                     if self._check_each_step:
                         self._check_finite(name, unit, i, logs)
                     for k, v in logs.items():
-                        acc.setdefault(k, []).append(v)
+                        acc.setdefault(k, []).append((i, v))
                     last = i + 1 == n_steps or stop
                     if (i + 1) % log_every == 0 or last:
-                        row = self._flush(name, unit, i, acc, first=first)
-                        acc, first = {}, i + 1
+                        row = self._flush(name, unit, i, acc)
+                        acc = {}
                         if bar is not None:
                             bar.set_postfix({k: f"{v:.4g}" for k, v in row.items()
                                              if isinstance(v, float) and k not in ("time",)}, refresh=False)
@@ -205,12 +204,17 @@ class Fit:
         """A one-step phase (an initialisation, a clustering pass): skipped when a checkpoint has it."""
         self.phase(name, 1, lambda _i: fn(), unit="step", desc=name)
 
-    def _flush(self, phase, unit, i, acc, first: int | None = None) -> dict:
-        """One history row: the mean of each logged value since the last log point (steps first..i).
-        Any NaN/inf raises DivergenceError naming the first step that produced one."""
+    def _flush(self, phase, unit, i, acc) -> dict:
+        """One history row: the mean of each logged value since the last log point. `acc` maps each key
+        to [(step, value)] (or plain values). Any NaN/inf raises DivergenceError naming the first step
+        that produced one."""
         row = {"phase": phase, unit: i + 1}
-        first = i + 1 - max((len(v) for v in acc.values()), default=1) if first is None else first
-        for k, vals in acc.items():
+        for k, pairs in acc.items():
+            if pairs and isinstance(pairs[0], tuple) and len(pairs[0]) == 2 and isinstance(pairs[0][0], int):
+                steps, vals = [p[0] for p in pairs], [p[1] for p in pairs]
+            else:
+                vals = list(pairs)
+                steps = list(range(i + 1 - len(vals), i + 1))
             if isinstance(vals[0], torch.Tensor):
                 arr = torch.stack([v.detach().float().reshape(()) for v in vals]).cpu().numpy()
             elif isinstance(vals[0], (int, float, np.floating, np.integer)):
@@ -221,7 +225,7 @@ class Fit:
             finite = np.isfinite(arr)
             if not finite.all():
                 j = int(np.flatnonzero(~finite)[0])
-                raise _divergence(self.est, phase, unit, first + j, k, float(arr[j]))
+                raise _divergence(self.est, phase, unit, steps[j], k, float(arr[j]))
             row[k] = float(arr.mean())
         row["time"] = round(time.time() - self.t0, 3)
         self.history.append(row)
