@@ -63,6 +63,8 @@ def cmd_fit(args) -> int:
         method, dataset = cfg.get("method"), cfg.get("dataset")
         preset, seed = cfg.get("preset", "paper"), cfg.get("seed", 0)
         params = {**cfg.get("overrides", {}), **params}
+        if args.checkpoint_every is None:
+            args.checkpoint_every = cfg.get("checkpoint_every")
         dkw = cfg.get("dataset_kwargs", {})
     else:
         if not args.method or not args.dataset:
@@ -93,6 +95,7 @@ def cmd_fit(args) -> int:
         run = RunFolder(args.out, method, dataset)
         run.write_config({"method": method, "dataset": dataset, "preset": preset, "seed": seed,
                           "overrides": params, "dataset_kwargs": dkw, "dataset_meta": ds.meta,
+                          "checkpoint_every": args.checkpoint_every,
                           "params": {**cls.presets[preset], **kw}})
     if "checkpoint_dir" in fields:
         kw.update(checkpoint_dir=str(run.checkpoints), resume=bool(args.resume))

@@ -43,8 +43,9 @@ def test_fc_methods_cluster_digits_far_above_chance(digits, method, extra, thres
 
 def test_dcec_clusters_usps_above_chance(usps_small):
     X, y = usps_small
-    est = get("dcec")(pretrain_epochs=8, max_iter=200, update_interval=40, n_init=5, verbose=0).fit(X)
-    assert acc(y, est.labels_) > 0.4
+    est = get("dcec")(pretrain_epochs=10, batch_size=64, max_iter=100, update_interval=50, n_init=5,
+                      verbose=0).fit(X)
+    assert acc(y, est.labels_) > 0.45  # seeds 0-2 gave 0.63-0.69; chance is ~0.15
     assert est.autoencoder_.decode(torch.zeros(1, 10)).shape == (1, 1, 16, 16)
 
 
