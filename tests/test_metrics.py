@@ -44,6 +44,17 @@ def test_length_mismatch_and_empty():
         metrics.nmi([], [])
 
 
+def test_nan_labels_refused():
+    with pytest.raises(InvalidInputError, match=r"y_true contains 2 NaN and 0 inf labels"):
+        metrics.acc([0.0, np.nan, 1.0, np.nan], [0, 0, 1, 1])
+    with pytest.raises(InvalidInputError, match=r"y_pred contains 0 NaN and 1 inf labels"):
+        metrics.evaluate([0, 0, 1], np.array([0.0, 1.0, np.inf]))
+    for f in (metrics.nmi, metrics.ari, metrics.purity):
+        with pytest.raises(InvalidInputError, match="y_pred contains 1 NaN"):
+            f([0, 1, 1], [0.0, np.nan, 1.0])
+    assert metrics.acc([0.0, 1.0, 1.0], [1, 0, 0]) == 1.0  # finite float labels still work
+
+
 labels = st.lists(st.integers(0, 6), min_size=2, max_size=60)
 
 

@@ -23,6 +23,12 @@ def _pair(y_true, y_pred):
             "pass one label per sample for both")
     if y_true.size == 0:
         raise InvalidInputError("cannot score empty label arrays")
+    for name, y in (("y_true", y_true), ("y_pred", y_pred)):
+        if y.dtype.kind in "fc" and not np.isfinite(y).all():
+            n_nan, n_inf = int(np.isnan(y).sum()), int(np.isinf(y).sum())
+            raise InvalidInputError(
+                f"{name} contains {n_nan} NaN and {n_inf} inf labels (of {y.size}); they would be counted as "
+                f"a class of their own. Drop those samples first, e.g. keep = np.isfinite({name})")
     return y_true, y_pred
 
 

@@ -5,7 +5,6 @@ NumPy / scikit-learn / PyTorch."""
 import os
 import signal
 import warnings
-import zipfile
 
 import h5py
 import numpy as np
@@ -142,27 +141,26 @@ def _write(fmt, path, X):
             f["X"] = X
 
 
-# load_array crashes with a non-deepclust error on these (datasets/user.py does not wrap the readers'
-# exceptions; reported to the datasets owner). strict: the test fails once they are fixed, to update it
-# (h5-bitflip depends on which HDF5 structure the flipped bytes hit, so it is not strict).
-KNOWN_CRASHES = {("npy", "empty"), ("npz", "truncated"), ("npz", "header-only"), ("npz", "empty"),
-                 ("npz", "garbage"), ("npz", "bitflip"), ("csv", "garbage"), ("csv", "bitflip"),
-                 ("h5", "truncated"), ("h5", "header-only"), ("h5", "empty"), ("h5", "garbage"), ("h5", "bitflip")}
+# Reader errors on these (EOFError, BadZipFile, UnicodeDecodeError, OSError from h5py...) used to escape
+# load_array; they are now wrapped in a CorruptFileError naming the file and format.
+MUST_REFUSE = {("npy", "empty"), ("npz", "truncated"), ("npz", "header-only"), ("npz", "empty"),
+               ("npz", "garbage"), ("npz", "bitflip"), ("csv", "garbage"), ("csv", "bitflip"),
+               ("h5", "truncated"), ("h5", "header-only"), ("h5", "empty"), ("h5", "garbage")}
 
 
 @pytest.mark.parametrize("how", ["truncated", "header-only", "empty", "garbage", "bitflip"])
 @pytest.mark.parametrize("fmt", ["npy", "npz", "csv", "h5"])
-def test_corrupted_dataset_files(tmp_path, fmt, how, request):
-    if (fmt, how) in KNOWN_CRASHES:
-        request.applymarker(pytest.mark.xfail(strict=(fmt, how) != ("h5", "bitflip"), raises=(OSError, EOFError, zipfile.BadZipFile,
-                                                                  ValueError, UnicodeDecodeError, RuntimeError),
-                                              reason="datasets.load_array does not wrap this reader error"))
+def test_corrupted_dataset_files(tmp_path, fmt, how):
     X = np.random.default_rng(0).random((40, 5)).astype(np.float32)
     good = tmp_path / f"good.{fmt}"
     _write(fmt, good, X)
     bad = tmp_path / f"bad.{fmt}"
     bad.write_bytes(_corrupt(good.read_bytes(), how))
     for kw in ([{}, {"mmap": True}] if fmt == "npy" else [{}]):
+        if (fmt, how) in MUST_REFUSE:
+            with pytest.raises(DeepclustError, match="bad"):
+                load_array(bad, **kw)
+            continue
         try:
             ds = load_array(bad, **kw)
         except DeepclustError:

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..engine.io import write_json
+from ..engine.io import write_json, write_text
 from ..errors import DeepclustError, InvalidInputError
 
 METRICS = ("acc", "nmi", "ari")
@@ -271,7 +271,7 @@ class Grid:
         rows = self.summary(tasks)
         write_json(self.dir / "summary.json", {"grid": self.name, "updated": _now(), "cells": rows})
         _write_csv(self.dir / "summary.csv", rows)
-        (self.dir / "summary.md").write_text(summary_markdown(rows, title=f"Grid {self.name}"))
+        write_text(self.dir / "summary.md", summary_markdown(rows, title=f"Grid {self.name}"))
         return rows
 
 

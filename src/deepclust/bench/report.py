@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..engine.io import atomic_path, write_text
+
 log = logging.getLogger("deepclust")
 MAX_POINTS = 3000
 
@@ -35,10 +37,8 @@ def _figure(w=6.0, h=4.5):
 
 
 def _save(fig, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, bbox_inches="tight")
-    tmp.replace(path)
+    with atomic_path(path, "wb") as f:  # unique temp name, fsync, rename: no torn or shared temp file
+        fig.savefig(f, format="png", bbox_inches="tight")
     return path
 
 
@@ -360,7 +360,7 @@ def run_report(run_dir, max_points: int = MAX_POINTS) -> Path:
     if notes:
         lines += ["", "## Notes", ""] + [f"- {n}" for n in notes]
     out = run / "report.md"
-    out.write_text("\n".join(lines) + "\n")
+    write_text(out, "\n".join(lines) + "\n")
     return out
 
 
@@ -390,7 +390,7 @@ def grid_report(grid_dir) -> Path:
     if notes:
         text += "\n## Notes\n\n" + "".join(f"- {n}\n" for n in notes)
     out = g.dir / "report.md"
-    out.write_text(text)
+    write_text(out, text)
     return out
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..engine.io import write_json
+from ..engine.io import write_json, write_text
 from ..errors import DeepclustError
 from . import grid as _grid
 from .protocols import PROTOCOLS, dataset_available, published, registry_name, resolve_paper
@@ -202,7 +202,7 @@ def reproduce(paper: str, *, datasets=None, methods=None, seeds=3, preset: str =
            "notes": p.notes, "rows": table_rows, "skipped": pl["skipped"], "counts": counts}
     write_json(out / "reproduce" / f"{name}.json", doc)
     md = out / "reproduce" / f"{name}.md"
-    md.write_text(paper_table_markdown(doc))
+    write_text(md, paper_table_markdown(doc))
     log(f"wrote {md}")
     return doc
 

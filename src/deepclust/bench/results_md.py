@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..engine.io import write_text
 from .results import METRICS
 
 
@@ -147,5 +148,5 @@ def write_results_md(results_dir="benchmarks/results", out="benchmarks/RESULTS.m
              if (s.parent / "grid.json").is_file() and "reproduce" not in s.parts]
     text = render(records, grids, {p.paper: p.title for p in PROTOCOLS.values()}, base=out.parent)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text)
+    write_text(out, text)
     return out

@@ -20,6 +20,7 @@ import re
 import sys
 from pathlib import Path
 
+from ..engine.io import write_bytes
 from .spec_tables import find_table, parse_tables, parse_value
 
 PUBLISHED_DIR = Path(__file__).parent / "published"
@@ -303,7 +304,7 @@ def main(argv=None):
     PUBLISHED_DIR.mkdir(exist_ok=True)
     for pid, doc in transcribe(specs).items():
         path = PUBLISHED_DIR / f"{OUT_NAMES[pid]}.json"
-        path.write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n")
+        write_bytes(path, (json.dumps(doc, indent=1, ensure_ascii=False) + "\n").encode("utf-8"))
         print(f"{path}: {len(doc['rows'])} rows")
 
 

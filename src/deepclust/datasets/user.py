@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import csv
 import io
+import struct
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import DatasetNotFoundError, InvalidInputError
+from ..errors import CorruptFileError, DatasetNotFoundError, DeepclustError, InvalidInputError
 from . import safepickle
 from .dataset import Dataset
 from .preprocess import value_range
@@ -84,6 +87,27 @@ def _read_h5(path, key, label_key):
         xk = key or _pick(top, X_KEYS, path, "X")
         yk = label_key or _pick(top, Y_KEYS, path, "y")
         return f[xk][()], (None if yk is None else f[yk][()])
+
+
+# What the readers (numpy, zipfile, csv, h5py) raise on a truncated, empty or corrupted file.
+READER_ERRORS = (OSError, EOFError, ValueError, RuntimeError, KeyError, TypeError, zipfile.BadZipFile,
+                 zlib.error, struct.error)
+FIX_HINT = {"npy": "re-save it with np.save", "npz": "re-save it with np.savez",
+            "csv": "check it is a text file of numbers (one sample per line) or re-export it",
+            "hdf5": "re-save it with h5py (h5py.File(path, 'w')['X'] = X)"}
+
+
+def _read(fmt, path, reader, *args):
+    """Call a format reader; its low-level errors on a corrupted file become a CorruptFileError that names
+    the file and format (deepclust errors and permission errors pass through unchanged)."""
+    try:
+        return reader(path, *args)
+    except (DeepclustError, PermissionError):
+        raise
+    except READER_ERRORS as e:
+        raise CorruptFileError(f"{path}: unreadable {fmt} file ({type(e).__name__}: {e}); it is empty, truncated "
+                               f"or corrupted: {FIX_HINT[fmt]}, or check that its extension matches its "
+                               "content") from e
 
 
 def _is_number(tok: str) -> bool:
@@ -254,16 +278,16 @@ def load_array(path, labels=None, image_shape=None, *, key=None, label_key=None,
             X, y_file = _read_image_folder(p, image_size)
             fmt = "image-folder"
         elif suffix == ".npy":
-            X, y_file = _read_npy(p, key, label_key, allow_pickle, mmap)
+            X, y_file = _read("npy", p, _read_npy, key, label_key, allow_pickle, mmap)
             fmt = "npy"
         elif suffix == ".npz":
-            X, y_file = _read_npz(p, key, label_key)
+            X, y_file = _read("npz", p, _read_npz, key, label_key)
             fmt = "npz"
         elif suffix in (".csv", ".tsv", ".txt"):
-            X, y_file = _read_csv(p, label_column)
+            X, y_file = _read("csv", p, _read_csv, label_column)
             fmt = "csv"
         elif suffix in (".h5", ".hdf5"):
-            X, y_file = _read_h5(p, key, label_key)
+            X, y_file = _read("hdf5", p, _read_h5, key, label_key)
             fmt = "hdf5"
         else:
             raise InvalidInputError(f"{p}: unsupported file type {suffix!r}; use one of {', '.join(SUFFIXES)} "
