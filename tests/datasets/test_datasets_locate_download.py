@@ -95,6 +95,8 @@ def test_dataset_status_rows(tmp_path):
     assert rows["cifar-10"]["downloadable"] and not rows["reuters-10k"]["downloadable"]
     for r in rows.values():
         assert set(r) >= {"name", "n_samples", "shape", "available", "where", "downloadable"}
+        if r["name"] in {"8gaussians", "artifact-mnist"} or r["name"].startswith("usps-v") or r["name"] == "usps700":
+            continue  # derived datasets (built from a registered one) have no files of their own
         assert r["available"] == (r["where"] is not None and len(r["available_splits"]) == len(get_spec(r["name"]).splits))
 
 

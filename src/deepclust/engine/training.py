@@ -75,7 +75,8 @@ def pretrain_autoencoder(fit: Fit, key: str, *, epochs: int, batch_size: int = 2
 def self_training(fit: Fit, key: str, *, model_forward: Callable, head_key: str = "head",
                   params: Callable[[], list], gamma: float | None, lr: float, optimizer: str, batch_size: int,
                   max_iter: int, update_interval: int, tol: float, shuffle: bool = False, alpha: float = 1.0,
-                  recon_loss: Callable = F.mse_loss, modules: Callable[[], tuple] = tuple) -> None:
+                  recon_loss: Callable = F.mse_loss, modules: Callable[[], tuple] = tuple,
+                  on_refresh: Callable[[torch.Tensor, int | None], None] | None = None) -> None:
     """Phase `key`: the DEC / IDEC / DCEC clustering phase (spec 001 §4.1 step 3).
 
     Every `update_interval` iterations: Q on the whole dataset (no grad), P = target(Q), labels = argmax Q;
@@ -83,7 +84,9 @@ def self_training(fit: Fit, key: str, *, model_forward: Callable, head_key: str 
     whole-dataset refresh and no early stop (the schedule of ClustPy and most PyTorch DEC ports). Each iteration: one optimiser step on
     gamma * KL(P_b || Q_b) + L_r (IDEC/DCEC) or on KL alone (DEC, gamma=None).
     `model_forward(x) -> (z, x_hat or None)` uses the networks in fit.state; fit.state.<head_key> is the
-    ClusteringHead. The final labels are left in fit.state.labels."""
+    ClusteringHead. The final labels are left in fit.state.labels.
+    `on_refresh(z, it)` runs on the whole-dataset embedding before each target update (it = the iteration,
+    None for the final one), e.g. to re-estimate the centres (CAE-MLE's Ward refresh)."""
     s = fit.state
     opt_name = f"opt_{key}"
     if not hasattr(s, opt_name):
@@ -92,8 +95,10 @@ def self_training(fit: Fit, key: str, *, model_forward: Callable, head_key: str 
     if not hasattr(s, "labels"):
         s.labels = None
 
-    def refresh():
+    def refresh(it: int | None = None):
         z = encode(fit, lambda b: model_forward(b)[0], modules=modules())
+        if on_refresh is not None:
+            on_refresh(z, it)
         q = student_t(z, getattr(s, head_key).centers.detach(), alpha)
         labels = q.argmax(1)
         delta = label_change(labels, s.labels)
@@ -106,7 +111,7 @@ def self_training(fit: Fit, key: str, *, model_forward: Callable, head_key: str 
     def iteration(it: int):
         logs = {}
         if not per_batch and it % update_interval == 0:
-            delta = refresh()
+            delta = refresh(it)
             logs = {"label_change": delta, **fit.monitor(s.labels)}
             if it > 0 and delta < tol:
                 return {**logs, "stop": True}
@@ -125,7 +130,7 @@ def self_training(fit: Fit, key: str, *, model_forward: Callable, head_key: str 
         return {**logs, "kl_loss": kl.detach(), "loss": loss.detach()}
 
     if per_batch and not hasattr(s, "P"):
-        refresh()
+        refresh(0)
     fit.phase(key, max_iter, iteration, unit="it", log_every=log_every)
     # labels from a final refresh (spec 001 §4.1 step 4 [SUGGESTED])
     if not getattr(s, f"{key}_final", False):

@@ -35,12 +35,9 @@ from typing import ClassVar
 import numpy as np
 import torch
 
-from ..engine.assignment import kl_clustering_loss, label_change, student_t, target_distribution, ward
+from ..engine.assignment import ward
 from ..engine.base import estimator
-from ..engine.data import StepSampler
-from ..engine.training import encode, make_optimizer
 from ..errors import InvalidInputError
-from ..nn import ClusteringHead
 from .dcec import DCEC
 
 
@@ -82,20 +79,29 @@ class CAEMLE(DCEC):
         self.init_centers_ = fit.state.init_centers.detach().cpu().numpy().copy()
         self.init_labels_ = fit.state.init_labels.detach().cpu().numpy().astype(np.int64)
 
-    def _fit(self, X, y):
+    def _on_refresh(self, fit):
+        """Spec §3.4 option B (ac_refresh=True): before each target update after the first, Ward on the
+        current Z replaces the centres, Hungarian-matched to the current ones."""
         if not self.ac_refresh:
-            return super()._fit(X, y)
-        fit = self._make_fit(X, y, image_shape=self._image_shape(X))
-        self._pretrain_and_init(fit)
+            return None
         s = fit.state
-        if not hasattr(s, "head"):
-            s.head = ClusteringHead(s.init_centers, self.alpha).to(fit.device)
-            s.labels = s.init_labels
-        ward_refresh_training(fit, "cluster", n_clusters=self.n_clusters, gamma=self.gamma, lr=self.lr,
-                              optimizer=self.optimizer, batch_size=self.batch_size, max_iter=self.max_iter,
-                              update_interval=self.update_interval, tol=self.tol, alpha=self.alpha)
-        fit.finish(s.labels, encoder_=s.ae.encoder, autoencoder_=s.ae, cluster_centers_=s.head.centers,
-                   n_ward_refresh_=int(s.n_ward_refresh))
+        if not hasattr(s, "n_ward_refresh"):
+            s.n_ward_refresh = 0
+
+        def ward_refresh(z, it):
+            if not it:  # the first update (it = 0) and the final labelling keep mu
+                return
+            new, _ = ward(z, self.n_clusters)
+            if new.shape[0] == self.n_clusters:  # fcluster can return fewer clusters on exact ties: keep mu
+                matched = match_centers(s.head.centers.detach().cpu().numpy(), new)
+                with torch.no_grad():
+                    s.head.centers.copy_(torch.from_numpy(matched).to(s.head.centers.device))
+                s.n_ward_refresh += 1
+
+        return ward_refresh
+
+    def _extra_fitted(self, fit) -> dict:
+        return {"n_ward_refresh_": int(getattr(fit.state, "n_ward_refresh", 0))}
 
 
 def match_centers(previous: np.ndarray, new: np.ndarray) -> np.ndarray:
@@ -109,61 +115,5 @@ def match_centers(previous: np.ndarray, new: np.ndarray) -> np.ndarray:
     return out
 
 
-def ward_refresh_training(fit, key: str, *, n_clusters: int, gamma: float, lr: float, optimizer: str,
-                          batch_size: int, max_iter: int, update_interval: int, tol: float,
-                          alpha: float = 1.0) -> None:
-    """engine.training.self_training (DCEC loop, L_r + gamma KL) with spec §3.4 option B: before each
-    target update after the first, Ward on the current Z replaces the centres (Hungarian-matched to the
-    current ones). Local to CAE-MLE; would be an `on_refresh` hook of `self_training` in the engine."""
-    import torch.nn.functional as F
-    s = fit.state
-    opt_name = f"opt_{key}"
-    if not hasattr(s, opt_name):
-        setattr(s, opt_name, make_optimizer([*s.ae.parameters(), *s.head.parameters()], optimizer, lr))
-    sampler = StepSampler(fit.data.n, batch_size, fit.seed, key, False)
-    if not hasattr(s, "n_ward_refresh"):
-        s.n_ward_refresh = 0
-
-    def refresh(with_ward: bool):
-        z = encode(fit, s.ae.encode, modules=(s.ae,))
-        if with_ward:
-            new, _ = ward(z, n_clusters)
-            if new.shape[0] == n_clusters:  # fcluster can return fewer clusters on exact ties: keep mu then
-                matched = match_centers(s.head.centers.detach().cpu().numpy(), new)
-                with torch.no_grad():
-                    s.head.centers.copy_(torch.from_numpy(matched).to(s.head.centers.device))
-                s.n_ward_refresh += 1
-        q = student_t(z, s.head.centers.detach(), alpha)
-        labels = q.argmax(1)
-        delta = label_change(labels, s.labels)
-        s.P, s.labels = target_distribution(q), labels
-        return delta
-
-    def iteration(it: int):
-        logs = {}
-        if it % update_interval == 0:
-            delta = refresh(with_ward=it > 0)
-            logs = {"label_change": delta, **fit.monitor(s.labels)}
-            if it > 0 and delta < tol:
-                return {**logs, "stop": True}
-        idx = sampler.indices(it)
-        x = fit.data.batch(idx)
-        with fit.autocast():
-            z = s.ae.encode(x)
-            x_hat = s.ae.decode(z).view_as(x)
-            kl = kl_clustering_loss(s.P[idx.to(s.P.device)], s.head(z.float()))
-            loss = F.mse_loss(x_hat.float(), x) + gamma * kl
-        opt = getattr(s, opt_name)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        return {**logs, "kl_loss": kl.detach(), "loss": loss.detach()}
-
-    fit.phase(key, max_iter, iteration, unit="it", log_every=update_interval)
-    if not getattr(s, f"{key}_final", False):
-        refresh(with_ward=False)
-        setattr(s, f"{key}_final", True)
-
-
 METHODS = {"cae-mle": CAEMLE}
-__all__ = ["CAEMLE", "match_centers", "ward_refresh_training"]
+__all__ = ["CAEMLE", "match_centers"]

@@ -115,8 +115,16 @@ class DEC(AEKMeans):
         self_training(fit, "cluster", model_forward=forward, params=lambda: [*s.ae.parameters(), *s.head.parameters()],
                       gamma=gamma, lr=self.lr, optimizer=self.optimizer, batch_size=self.batch_size,
                       max_iter=self.max_iter, update_interval=self.update_interval, tol=self.tol,
-                      alpha=self.alpha, modules=lambda: (s.ae,))
-        fit.finish(s.labels, encoder_=s.ae.encoder, autoencoder_=s.ae, cluster_centers_=s.head.centers)
+                      alpha=self.alpha, modules=lambda: (s.ae,), on_refresh=self._on_refresh(fit))
+        fit.finish(s.labels, encoder_=s.ae.encoder, autoencoder_=s.ae, cluster_centers_=s.head.centers,
+                   **self._extra_fitted(fit))
+
+    def _on_refresh(self, fit):
+        """Hook run on the embedding before each target update (None: centres only move by gradient)."""
+        return None
+
+    def _extra_fitted(self, fit) -> dict:
+        return {}
 
     def predict_proba(self, X):
         """Soft assignment Q (Student-t) of new samples."""
