@@ -16,7 +16,13 @@ from .deep import Fit
 def make_optimizer(params, name: str = "adam", lr: float = 1e-3, **kw) -> torch.optim.Optimizer:
     name = name.lower()
     if name == "adam":
-        return torch.optim.Adam(params, lr=lr, **kw)
+        # the fused kernel: ~25 % faster steps for the DEC-family nets on CPU than the per-tensor loop
+        # (benchmarks/peer_clustpy.py); falls back where a device has no fused Adam
+        params = list(params)
+        try:
+            return torch.optim.Adam(params, lr=lr, **({"fused": True} | kw))
+        except (RuntimeError, TypeError, ValueError):
+            return torch.optim.Adam(params, lr=lr, **kw)
     if name == "sgd":
         return torch.optim.SGD(params, lr=lr, **({"momentum": 0.9} | kw))
     from ..errors import UnknownNameError
