@@ -17,6 +17,7 @@ from deepclust.bench.results import command_line, git_commit, machine_descriptio
 from deepclust.engine.assignment import kl_clustering_loss, student_t, target_distribution
 from deepclust.engine.device import resolve_device
 from deepclust.engine.io import write_json
+from deepclust.engine.training import make_optimizer
 from deepclust.nn import ClusteringHead, ConvAutoencoder, MLPAutoencoder
 
 
@@ -53,7 +54,7 @@ def make_step(kind, ae, head, opt, gamma):
 def measure(name, ae, shape, kind, gamma, device, batch=256, steps=30):
     ae = ae.to(device)
     head = ClusteringHead(torch.randn(10, 10)).to(device)
-    opt = torch.optim.Adam([*ae.parameters(), *head.parameters()], lr=1e-3)
+    opt = make_optimizer([*ae.parameters(), *head.parameters()], "adam", 1e-3)  # the library's (fused) Adam
     x = torch.rand(batch, *shape, device=device)
     p = target_distribution(student_t(torch.randn(batch, 10, device=device), head.centers.detach()))
     step = make_step(kind, ae, head, opt, gamma)

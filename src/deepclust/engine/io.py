@@ -31,6 +31,9 @@ def atomic_path(path, mode: str = "wb"):
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        _umask = os.umask(0)
+        os.umask(_umask)
+        os.chmod(tmp, 0o666 & ~_umask)  # mkstemp makes 0600 files; results should read like any other file
     except OSError as e:
         raise _write_error(path, e) from None
     try:
