@@ -93,7 +93,7 @@ def test_save_load_roundtrip(small, tmp_path):
     np.testing.assert_array_equal(m2.predict(small.X), m.labels_)
 
 
-@pytest.mark.parametrize("bad", [{"gamma": -1.0}, {"tol": 2.0}, {"update_interval": 0}, {"max_iter": -5},
+@pytest.mark.parametrize("bad", [{"gamma": -1.0}, {"tol": 2.0}, {"batch_size": 0}, {"max_iter": -5},
                                  {"ac_refresh": "yes"}])
 def test_bad_params(bad, small):
     with pytest.raises(InvalidInputError):

@@ -91,3 +91,10 @@ def test_divergence_is_detected_with_phase_and_term(digits):
     X, _ = digits
     with pytest.raises(DivergenceError, match="recon_loss.*pretrain.*epoch 1"):
         get("ae-kmeans")(**{**FC, "pretrain_epochs": 3}).set_params(pretrain_lr=1e12).fit(X * 1e6)
+
+
+@pytest.mark.parametrize("method,bad", [("dec", {"max_iter": -1}), ("idec", {"gamma": -0.5}),
+                                        ("dcec", {"tol": 1.5}), ("dec", {"batch_size": 0})])
+def test_bad_hyperparameters_fail_before_training(digits, method, bad):
+    with pytest.raises(InvalidInputError, match=list(bad)[0]):
+        get(method)(verbose=0, **bad).fit(digits[0][:50].reshape(50, 1, 8, 8) if method == "dcec" else digits[0][:50])

@@ -57,22 +57,9 @@ class CAEMLE(DCEC):
         return "ward"
 
     def _check_params(self) -> None:
-        def need(cond, msg):
-            if not cond:
-                raise InvalidInputError(f"{type(self).__name__}: {msg}")
-        for name in ("pretrain_epochs", "max_iter"):
-            v = getattr(self, name)
-            need(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 0,
-                 f"{name} must be a non-negative integer, got {v!r}")
-        for name in ("batch_size", "update_interval", "latent_dim"):
-            v = getattr(self, name)
-            need(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1,
-                 f"{name} must be a positive integer, got {v!r}")
-        need(float(self.gamma) >= 0, f"gamma (weight of KL(P||Q)) must be >= 0, got {self.gamma!r}")
-        need(0 <= float(self.tol) <= 1, f"tol is a fraction of labels in [0, 1], got {self.tol!r}")
-        need(float(self.lr) > 0 and float(self.pretrain_lr) > 0, "learning rates must be > 0")
-        need(float(self.alpha) > 0, f"alpha (Student-t degrees of freedom) must be > 0, got {self.alpha!r}")
-        need(isinstance(self.ac_refresh, (bool, np.bool_)), f"ac_refresh must be True or False, got {self.ac_refresh!r}")
+        super()._check_params()  # budgets, rates, gamma, tol (DEC)
+        if not isinstance(self.ac_refresh, (bool, np.bool_)):
+            raise InvalidInputError(f"{type(self).__name__}: ac_refresh must be True or False, got {self.ac_refresh!r}")
 
     def _pretrain_and_init(self, fit):
         super()._pretrain_and_init(fit)

@@ -17,12 +17,14 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+import numpy as np
 import torch
 
 from ..engine.assignment import init_centers, nearest
 from ..engine.base import estimator
 from ..engine.deep import DeepClusterer
 from ..engine.training import encode, pretrain_autoencoder, self_training
+from ..errors import InvalidInputError
 from ..nn import ClusteringHead, MLPAutoencoder
 
 
@@ -98,6 +100,24 @@ class DEC(AEKMeans):
     def _loss_weight(self) -> float | None:
         """Weight of KL(P||Q) next to L_r; None = no reconstruction term (DEC)."""
         return None
+
+    def _check_params(self) -> None:
+        def need(cond, msg):
+            if not cond:
+                raise InvalidInputError(f"{type(self).__name__}: {msg}")
+
+        def whole(v, low):
+            return isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= low
+
+        for name in ("pretrain_epochs", "max_iter", "update_interval"):  # update_interval 0 = per-batch targets
+            need(whole(getattr(self, name), 0), f"{name} must be a non-negative integer, got {getattr(self, name)!r}")
+        for name in ("batch_size", "latent_dim", "n_init"):
+            need(whole(getattr(self, name), 1), f"{name} must be a positive integer, got {getattr(self, name)!r}")
+        need(0 <= float(self.tol) <= 1, f"tol is a fraction of labels in [0, 1], got {self.tol!r}")
+        need(float(self.lr) > 0 and float(self.pretrain_lr) > 0, "learning rates must be > 0")
+        need(float(self.alpha) > 0, f"alpha (Student-t degrees of freedom) must be > 0, got {self.alpha!r}")
+        w = self._loss_weight()
+        need(w is None or float(w) >= 0, f"gamma (weight of KL(P||Q)) must be >= 0, got {w!r}")
 
     def _fit(self, X, y):
         fit = self._make_fit(X, y, image_shape=self._image_shape(X))
