@@ -9,24 +9,10 @@
 from __future__ import annotations
 
 import argparse
-import ast
 import importlib
 import sys
 
 from .errors import DeepclustError
-
-
-def _parse_set(items) -> dict:
-    out = {}
-    for item in items or []:
-        if "=" not in item:
-            raise DeepclustError(f"--set expects key=value, got {item!r}")
-        k, v = item.split("=", 1)
-        try:
-            out[k.strip()] = ast.literal_eval(v)
-        except (ValueError, SyntaxError):
-            out[k.strip()] = v
-    return out
 
 
 def cmd_datasets(args) -> int:
@@ -55,7 +41,8 @@ def cmd_fit(args) -> int:
     from .methods import get
     from .metrics import evaluate
 
-    params = _parse_set(args.set)
+    from .bench.commands import parse_key_values
+    params = parse_key_values(args.set)
     run = None
     if args.resume:
         run = RunFolder(None, "", "", resume=args.resume)

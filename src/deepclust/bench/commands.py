@@ -18,7 +18,8 @@ def _value(v: str):
         return v
 
 
-def _kv(items, what="--set"):
+def parse_key_values(items, what="--set") -> dict:
+    """["k=v", ...] -> {k: v}, values read as Python literals where they parse (else kept as strings)."""
     out = {}
     for item in items or []:
         if "=" not in item:
@@ -77,7 +78,7 @@ def cmd_bench(a) -> int:
     if not methods or not datasets:
         raise DeepclustError("bench needs --methods and --datasets (comma-separated)")
     tasks = G.expand(methods, datasets, _seeds(a.seeds, count=False), grid=_grid(a.grid), preset=a.preset,
-                     dataset_kwargs=_kv(a.data, "--data"), params=_kv(a.set), device=a.device)
+                     dataset_kwargs=parse_key_values(a.data, "--data"), params=parse_key_values(a.set), device=a.device)
     g = G.Grid(a.out)
     counts = g.run(tasks, backend=a.backend, jobs=a.jobs, address=a.address, retry_failed=a.retry_failed,
                    timeout=a.timeout, save_runs=a.save_runs)
