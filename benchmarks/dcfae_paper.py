@@ -1,11 +1,15 @@
 """DCFAE next to the paper's Tables 2-5 (spec 000 §8).
 
-One command per (dataset, preset, variant), e.g.
+One command per (dataset, preset), e.g.
     OMP_NUM_THREADS=1 python benchmarks/dcfae_paper.py --dataset usps --preset cpu --seeds 0
     OMP_NUM_THREADS=1 python benchmarks/dcfae_paper.py --dataset usps --preset cpu --seeds 0 --variant no-dis \
         --set pretrain_epochs=2 --set finetune_epochs=2
+    # the paper's §4.5 ablations at one common budget (Tables 3-5), one file per variant:
+    OMP_NUM_THREADS=1 python benchmarks/dcfae_paper.py --dataset usps --preset cpu --seeds 0 \
+        --variants full,no-dis,no-resnet,no-densenet
 writes benchmarks/results/dcfae/<dataset>-<preset>[-<variant>][-<tag>].json with the paper's numbers beside
-ours, and (--images) the reconstruction / sample grids of the last seed (the paper's Figs. 3-4).
+ours (each file records the one command that produced the whole set), and (--images) the reconstruction /
+sample grids of the last seed of each variant (the paper's Figs. 3-4).
 Images are resized to 32x32 and kept in [0, 1] (spec §6.2); all samples are clustered and evaluated.
 """
 from __future__ import annotations
@@ -40,14 +44,16 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dataset", default="usps", choices=["usps", "mnist-test", "mnist", "fashion-mnist", "coil-100"])
     ap.add_argument("--preset", default="cpu", choices=["paper", "cpu", "smoke"])
-    ap.add_argument("--variant", default="full", choices=sorted(PAPER))
+    ap.add_argument("--variant", "--variants", dest="variants", default="full",
+                    help="comma-separated variants, run one after the other at the same budget: "
+                         + ", ".join(sorted(PAPER)) + " (full = DCFAE; the others are the paper's §4.5 ablations)")
     ap.add_argument("--seeds", default="0", help="comma-separated seeds, e.g. 0,1,2")
     ap.add_argument("--subset", type=int, default=None, help="cluster only this many samples (labelled in the file)")
     ap.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                     help="override an estimator field (budget reductions are recorded in the result)")
     ap.add_argument("--tag", default=None)
     ap.add_argument("--device", default="auto")
-    ap.add_argument("--images", action="store_true", help="save reconstruction/sample grids of the last seed")
+    ap.add_argument("--images", action="store_true", help="save reconstruction/sample grids of the last seed of each variant")
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -55,39 +61,44 @@ def main(argv=None):
     from deepclust.bench.results import RESULTS_DIR, benchmark
     from deepclust.methods.dcfae import DCFAE
 
-    overrides = dict(VARIANT_OPTIONS[args.variant])
+    variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+    bad = [v for v in variants if v not in PAPER]
+    if bad or not variants:
+        ap.error(f"unknown variant(s) {bad}; choose from {sorted(PAPER)}")
+    user = {}
     for kv in args.set:
         k, v = kv.split("=", 1)
         try:
-            overrides[k] = ast.literal_eval(v)
+            user[k] = ast.literal_eval(v)
         except (ValueError, SyntaxError):
-            overrides[k] = v
-    settings = {**DCFAE.presets[args.preset], **overrides}
-    est = DCFAE(**settings)
-    budget = (f"pretrain {est.pretrain_epochs} ep + finetune {est.finetune_epochs} ep, batch {est.batch_size}, "
-              f"width {est.width}, lr {est.lr}")
-    acc, nmi, ari = PAPER[args.variant][args.dataset]
-    paper = {"acc": acc / 100, "nmi": nmi / 100, "ari": ari / 100, "source": f"000 {TABLE[args.variant]}"}
+            user[k] = v
     dkw = {"resize": 32}
     if args.subset:
         dkw["subset"] = args.subset
-    tag = "-".join(t for t in ([] if args.variant == "full" else [args.variant]) + ([args.tag] if args.tag else []))
     seeds = [int(s) for s in args.seeds.split(",")]
-    t0 = time.time()
-    rec = benchmark("dcfae", args.dataset, args.preset, seeds, paper=paper, dataset_kwargs=dkw, overrides=overrides,
-                    device=args.device, budget=budget, tag=tag or None,
-                    extra={"variant": est.variant, "settings": {k: (list(v) if isinstance(v, tuple) else v)
-                                                                for k, v in settings.items()}})
-    print(f"total {time.time() - t0:.0f}s; mean {rec['mean']} vs paper {paper}")
-    if args.images:  # grids of the last seed's model (the paper's Figs. 3-4)
-        from deepclust.datasets import load_dataset
-        est = _LAST["est"]
-        ds = load_dataset(args.dataset, **dkw)
-        out = RESULTS_DIR / "dcfae"
-        name = f"{args.dataset}-{args.preset}" + (f"-{tag}" if tag else "")
-        est.save_reconstructions(ds.X[:64], out / f"{name}-reconstructions.png", n=64, nrow=16)
-        est.save_samples(out / f"{name}-samples.png", n=64, nrow=16)
-        print(f"wrote {out}/{name}-reconstructions.png and -samples.png")
+    for variant in variants:
+        overrides = {**VARIANT_OPTIONS[variant], **user}
+        settings = {**DCFAE.presets[args.preset], **overrides}
+        est = DCFAE(**settings)
+        budget = (f"pretrain {est.pretrain_epochs} ep + finetune {est.finetune_epochs} ep, batch {est.batch_size}, "
+                  f"width {est.width}, lr {est.lr}")
+        acc, nmi, ari = PAPER[variant][args.dataset]
+        paper = {"acc": acc / 100, "nmi": nmi / 100, "ari": ari / 100, "source": f"000 {TABLE[variant]}"}
+        tag = "-".join(t for t in ([] if variant == "full" else [variant]) + ([args.tag] if args.tag else []))
+        t0 = time.time()
+        rec = benchmark("dcfae", args.dataset, args.preset, seeds, paper=paper, dataset_kwargs=dkw,
+                        overrides=overrides, device=args.device, budget=budget, tag=tag or None,
+                        extra={"variant": est.variant,
+                               "settings": {k: (list(v) if isinstance(v, tuple) else v) for k, v in settings.items()}})
+        print(f"{variant}: total {time.time() - t0:.0f}s; mean {rec['mean']} vs paper {paper}", flush=True)
+        if args.images:  # grids of the last seed's model of this variant (the paper's Figs. 3-4)
+            from deepclust.datasets import load_dataset
+            ds = load_dataset(args.dataset, **dkw)
+            out = RESULTS_DIR / "dcfae"
+            name = f"{args.dataset}-{args.preset}" + (f"-{tag}" if tag else "")
+            _LAST["est"].save_reconstructions(ds.X[:64], out / f"{name}-reconstructions.png", n=64, nrow=16)
+            _LAST["est"].save_samples(out / f"{name}-samples.png", n=64, nrow=16)
+            print(f"wrote {out}/{name}-reconstructions.png and -samples.png")
 
 
 _LAST: dict = {}
