@@ -25,11 +25,47 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
     return dev
 
 
-def autocast(device: torch.device, enabled: bool = True):
-    """bf16 autocast on GPUs that support it; a no-op elsewhere (CPU trains in fp32)."""
-    if enabled and device.type == "cuda" and torch.cuda.is_bf16_supported():
+PRECISIONS = ("auto", "fp32", "bf16", "bf16-native")
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether `device` multiplies bf16 matrices in hardware: CUDA GPUs with bf16, CPUs with AMX tiles or
+    AVX512-BF16 (elsewhere bf16 is emulated and slower than fp32)."""
+    if device.type == "cuda":
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        cpu = getattr(torch, "cpu", None)
+        return any(bool(getattr(cpu, f, lambda: False)()) for f in ("_is_amx_tile_supported",
+                                                                    "_is_avx512_bf16_supported"))
+    return False
+
+
+def autocast(device: torch.device, enabled: bool = True, precision: str = "auto"):
+    """Mixed precision of the training steps.
+
+    "auto": bf16 autocast on CUDA GPUs that support it, fp32 elsewhere; "fp32": never; "bf16": bf16
+    autocast on any device, CPUs included; "bf16-native": bf16 where the hardware multiplies bf16 natively
+    (`native_bf16`: on CPUs with AMX / AVX512-BF16, e.g. Intel Sapphire Rapids, a bf16 matmul runs ~5x
+    faster than fp32, a DEC training step ~2x: benchmarks/throughput.py), fp32 elsewhere.
+    `enabled=False` (deterministic runs) turns "auto" off; an explicit "bf16" is kept."""
+    if precision not in PRECISIONS:
+        from ..errors import InvalidInputError
+        raise InvalidInputError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    if precision == "bf16-native":
+        precision = "bf16" if native_bf16(device) else "fp32"
+    if precision == "bf16":
+        if device.type == "cuda" and not torch.cuda.is_bf16_supported():
+            from ..errors import InvalidInputError
+            raise InvalidInputError("precision='bf16' requested but this GPU has no bf16 support; use 'auto'")
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+    if precision == "auto" and enabled and device.type == "cuda" and torch.cuda.is_bf16_supported():
         return torch.autocast("cuda", dtype=torch.bfloat16)
     return contextlib.nullcontext()
+
+
+def full_precision(t: torch.Tensor):
+    """A block computed in fp32 even inside an autocast region (distances, soft assignments, losses)."""
+    return torch.autocast(t.device.type, enabled=False)
 
 
 def seed_everything(seed: int | None) -> None:

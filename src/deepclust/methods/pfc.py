@@ -69,6 +69,7 @@ from ..engine.base import estimator
 from ..engine.data import StepSampler
 from ..engine.deep import DeepClusterer
 from ..engine.device import generator as make_generator
+from ..engine.training import make_optimizer
 from ..engine.validation import image_shape_of
 from ..errors import InvalidInputError
 from ..nn.pfc_nets import arch_for_shape, make_pfc_nets
@@ -233,9 +234,8 @@ class PFC(DeepClusterer):
                 shape, k, self.z_dim, arch=arch, dim=self.dim, critic_units=self.critic_units, init=self.init,
                 hidden=self.hidden))
             betas = (self.beta1, self.beta2)
-            s.opt_G = torch.optim.Adam(s.G.parameters(), lr=self.lr, betas=betas)
-            s.opt_D = torch.optim.Adam(s.D.parameters(), lr=self.lr, betas=betas)
-            s.opt_C = torch.optim.Adam(s.C.parameters(), lr=self.lr, betas=betas)
+            s.opt_G, s.opt_D, s.opt_C = (make_optimizer(n.parameters(), "adam", self.lr, betas=betas)
+                                         for n in (s.G, s.D, s.C))
             s.curve = []
         G, D, C = s.G, s.D, s.C
         prior = None if self.prior is None else torch.as_tensor(np.asarray(self.prior, float) / np.sum(self.prior),
