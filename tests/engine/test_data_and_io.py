@@ -23,6 +23,16 @@ def test_step_sampler_is_a_pure_function_of_the_step():
     assert ordered.indices(3).tolist() == list(range(10))
 
 
+def test_step_sampler_drop_last_gives_full_batches_only():
+    s = StepSampler(103, 10, seed=3, key="k", drop_last=True)
+    assert s.steps_per_epoch == 10
+    batches = [s.indices(i) for i in range(20)]
+    assert all(len(b) == 10 for b in batches)
+    assert len(set(torch.cat(batches[:10]).tolist())) == 100  # no repeats within an epoch
+    assert torch.equal(batches[0], StepSampler(103, 10, seed=3, key="k").indices(0))  # same permutation
+    assert StepSampler(7, 10, seed=0, key="k", drop_last=True).steps_per_epoch == 1  # n < batch: one short batch
+
+
 def test_memmap_is_streamed_and_equal(tmp_path):
     X = np.random.default_rng(0).random((50, 6), dtype=np.float32)
     np.save(tmp_path / "x.npy", X)

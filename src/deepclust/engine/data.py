@@ -259,11 +259,13 @@ class StepSampler:
     """Batch indices as a pure function of the step number: step -> (epoch, position) -> a slice of that
     epoch's permutation (seeded by seed, key and epoch). A run resumed at any step therefore sees exactly
     the batches an uninterrupted run would. shuffle=False walks the data in order and wraps around, with
-    a short last batch (the DCEC/DEC Keras code's order)."""
+    a short last batch (the DCEC/DEC Keras code's order). drop_last=True: floor(n / batch_size) full
+    batches per epoch, the remainder of each permutation unused (Algorithm boxes that loop over floor(n/M))."""
 
-    def __init__(self, n: int, batch_size: int, seed, key: str, shuffle: bool = True):
+    def __init__(self, n: int, batch_size: int, seed, key: str, shuffle: bool = True, drop_last: bool = False):
         self.n, self.batch_size, self.seed, self.key, self.shuffle = n, batch_size, seed, key, shuffle
-        self.steps_per_epoch = -(-n // batch_size)
+        self.drop_last = bool(drop_last) and n >= batch_size
+        self.steps_per_epoch = n // batch_size if self.drop_last else -(-n // batch_size)
         self._epoch, self._perm = -1, None
 
     def indices(self, step: int) -> torch.Tensor:
