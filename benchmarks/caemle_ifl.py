@@ -100,29 +100,16 @@ def merge(old: dict, new: dict) -> dict:
 
 
 def run(method, dataset, args, overrides):
-    stages = []
     name = f"{dataset}-{args.preset}" + (f"-{args.tag}" if args.tag else "") + ".json"
     old_path = Path(__file__).resolve().parent / "results" / method / name
     previous = json.loads(old_path.read_text()) if args.merge and old_path.is_file() else None
-    orig = R.run_once
-
-    def run_once(*a, **kw):  # keep the per-phase wall times of each seed (benchmark() drops the estimator)
-        out = orig(*a, **kw)
-        est = out["estimator"]
-        stages.append({k: round(v, 1) for k, v in getattr(est, "phase_seconds_", {}).items()})
-        return out
-
-    R.run_once = run_once
-    try:
-        rec = R.benchmark(method, dataset, args.preset, args.seeds, paper=PAPER.get((method, dataset)),
-                          dataset_kwargs=DATASET_KWARGS.get(dataset, {}), overrides=overrides or None,
-                          device=args.device, verbose=args.verbose, tag=args.tag,
-                          out=Path(__file__).resolve().parent / "results",
-                          extra={"note": NOTES.get(dataset, "")})
-    finally:
-        R.run_once = orig
-    rec["stage_seconds"] = stages
-    name = f"{dataset}-{args.preset}" + (f"-{args.tag}" if args.tag else "") + ".json"
+    # with --merge the per-seed partial records go to a side folder, so the file being merged into is
+    # only replaced once, by the merged record
+    out = Path(__file__).resolve().parent / "results" / ("_partial" if previous is not None else "")
+    rec = R.benchmark(method, dataset, args.preset, args.seeds, paper=PAPER.get((method, dataset)),
+                      dataset_kwargs=DATASET_KWARGS.get(dataset, {}), overrides=overrides or None,
+                      device=args.device, verbose=args.verbose, tag=args.tag, out=out,
+                      extra={"note": NOTES.get(dataset, "")})
     path = Path(__file__).resolve().parent / "results" / method / name
     if args.merge and previous is not None:
         rec = merge(previous, rec)

@@ -94,3 +94,26 @@ def test_tracking_is_a_noop_without_packages(tmp_path, monkeypatch):
         t.log_history([{"phase": "p", "epoch": 1, "loss": 0.5}])
         t.log_metrics({"acc": 1.0})
     assert t.kind == "none"
+
+
+def test_benchmark_records_stage_times_and_keeps_finished_seeds(tmp_path, monkeypatch):
+    import json
+
+    import pytest
+
+    from deepclust.bench import results as R
+    rec = R.benchmark("ae-kmeans", "digits", "smoke", [0, 1], out=tmp_path)
+    assert rec["seeds"] == [0, 1] and "incomplete" not in rec
+    assert [set(s) for s in rec["stage_seconds"]] == [{"pretrain", "init"}] * 2
+    orig = R.run_once
+
+    def crash_on_second_seed(method, dataset, seed, *a, **kw):
+        if seed == 1:
+            raise KeyboardInterrupt
+        return orig(method, dataset, seed, *a, **kw)
+
+    monkeypatch.setattr(R, "run_once", crash_on_second_seed)
+    with pytest.raises(KeyboardInterrupt):
+        R.benchmark("ae-kmeans", "digits", "smoke", [0, 1], out=tmp_path, tag="killed")
+    kept = json.loads((tmp_path / "ae-kmeans" / "digits-smoke-killed.json").read_text())
+    assert kept["seeds"] == [0] and "1 of 2 seeds" in kept["incomplete"]

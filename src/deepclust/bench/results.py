@@ -73,19 +73,24 @@ def benchmark(method: str, dataset: str, preset: str, seeds, *, paper: dict | No
 
     `budget` describes the epochs/iterations actually run (e.g. "pretrain 200 ep + 20000 it max");
     `paper` = {"acc": .., "nmi": .., "source": "001 Table III"} as fractions in [0, 1]."""
-    runs = []
+    from ..engine.device import resolve_device
+    runs, seeds = [], list(seeds)
     for seed in seeds:
         r = run_once(method, dataset, seed, preset, dataset_kwargs=dataset_kwargs, overrides=overrides,
                      device=device, verbose=verbose)
         est = r.pop("estimator")
         r["iterations"] = _iterations(est)
+        r["stages"] = {k: round(v, 1) for k, v in getattr(est, "phase_seconds_", {}).items()}
         runs.append(r)
         print(f"{method} {dataset} {preset} seed={seed}: acc={r['acc']:.4f} nmi={r['nmi']:.4f} "
               f"ari={r['ari']:.4f} ({r['seconds']:.1f}s)", flush=True)
-    from ..engine.device import resolve_device
-    rec = summarise(method, dataset, preset, runs, paper=paper, dataset_kwargs=dataset_kwargs, overrides=overrides,
-                    device=machine_description(str(resolve_device(device))), budget=budget, extra=extra)
-    write_result(rec, out=out, tag=tag)
+        rec = summarise(method, dataset, preset, runs, paper=paper, dataset_kwargs=dataset_kwargs,
+                        overrides=overrides, device=machine_description(str(resolve_device(device))),
+                        budget=budget, extra=extra)
+        rec["stage_seconds"] = [r["stages"] for r in runs]  # wall time of each phase, per seed
+        if len(runs) < len(seeds):  # written after every seed: a crash later keeps what was measured
+            rec["incomplete"] = f"{len(runs)} of {len(seeds)} seeds {seeds} done"
+        write_result(rec, out=out, tag=tag)
     return rec
 
 
