@@ -41,16 +41,8 @@ def mlp(dims: Sequence[int], act: type[nn.Module] = nn.ReLU, last_act: nn.Module
     return nn.Sequential(*layers)
 
 
-class MLPAutoencoder(nn.Module):
-    def __init__(self, input_dim: int, hidden: Sequence[int] = (500, 500, 2000), latent_dim: int = 10,
-                 act: type[nn.Module] = nn.ReLU, init: str = "xavier"):
-        super().__init__()
-        dims = [input_dim, *hidden, latent_dim]
-        self.encoder = nn.Sequential(nn.Flatten(), mlp(dims, act))
-        self.decoder = mlp(dims[::-1], act)
-        self.latent_dim = latent_dim
-        if init == "xavier":
-            xavier_init(self)
+class Autoencoder(nn.Module):
+    """An `encoder` and a `decoder` module; forward(x) = (z, x_hat shaped like x)."""
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         return self.encoder(x)
@@ -63,7 +55,19 @@ class MLPAutoencoder(nn.Module):
         return z, self.decode(z).view_as(x)
 
 
-class ConvAutoencoder(nn.Module):
+class MLPAutoencoder(Autoencoder):
+    def __init__(self, input_dim: int, hidden: Sequence[int] = (500, 500, 2000), latent_dim: int = 10,
+                 act: type[nn.Module] = nn.ReLU, init: str = "xavier"):
+        super().__init__()
+        dims = [input_dim, *hidden, latent_dim]
+        self.encoder = nn.Sequential(nn.Flatten(), mlp(dims, act))
+        self.decoder = mlp(dims[::-1], act)
+        self.latent_dim = latent_dim
+        if init == "xavier":
+            xavier_init(self)
+
+
+class ConvAutoencoder(Autoencoder):
     """DCEC's CAE (spec 001 §2.1): conv5x5/2 (32) - conv5x5/2 (64) - conv3x3/2 (128) - linear(latent);
     mirrored with transposed convolutions. MNIST: 275,979 parameters; USPS: 262,539."""
 
@@ -91,13 +95,3 @@ class ConvAutoencoder(nn.Module):
             nn.ConvTranspose2d(f1, c, 5, stride=2, padding=2, output_padding=1))
         self.latent_dim = latent_dim
         xavier_init(self)
-
-    def encode(self, x):
-        return self.encoder(x)
-
-    def decode(self, z):
-        return self.decoder(z)
-
-    def forward(self, x):
-        z = self.encode(x)
-        return z, self.decode(z)

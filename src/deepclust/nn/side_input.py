@@ -14,7 +14,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from .autoencoders import ConvAutoencoder, xavier_init
+from .autoencoders import Autoencoder, ConvAutoencoder, xavier_init
 
 
 class _SideEncoder(nn.Module):
@@ -45,7 +45,7 @@ class _SideDecoder(nn.Module):
         return torch.cat([self.decoder(z).flatten(1), self.side_head(z)], dim=1)
 
 
-class SideInputConvAutoencoder(nn.Module):
+class SideInputConvAutoencoder(Autoencoder):
     """DCEC CAE + side input into the embedding layer + linear side reconstruction head."""
 
     def __init__(self, image_shape: Sequence[int], side_dim: int, filters: Sequence[int] = (32, 64, 128),
@@ -58,13 +58,3 @@ class SideInputConvAutoencoder(nn.Module):
         self.decoder = _SideDecoder(base.decoder, nn.Linear(latent_dim, side_dim))
         self.latent_dim, self.side_dim = latent_dim, side_dim
         xavier_init(self)
-
-    def encode(self, x):
-        return self.encoder(x)
-
-    def decode(self, z):
-        return self.decoder(z)
-
-    def forward(self, x):
-        z = self.encode(x)
-        return z, self.decode(z).view_as(x)
