@@ -32,7 +32,7 @@ PAPER = {
 }
 NOTE = {"mnist-test": "paper numbers are for full MNIST (70k, train+test); ours: the 10k MNIST test set",
         "usps": "paper's USPS has 11,000 images (roweis.org); ours: the 9,298-image USPS (h5)",
-        "fashion-mnist": "paper: all 70k images"}
+        "fashion-mnist": "paper: all 70k images; ours: all 70,000 (train + test)"}
 STAGE3 = ("stage 3 (joint encoder + GMM layer) lowers ACC the further it optimises the paper's objective (higher "
           "log-likelihood, contracted codes, tight components absorbing broad ones); the cpu preset therefore uses "
           "a small stage-3 step (lr 1e-4), see the agmm docstring and benchmarks/results/agmm/stage3-diagnosis.json; "
