@@ -40,6 +40,8 @@ ap.add_argument("--gmm_lr_mult", type=float, default=1.0)
 ap.add_argument("--freeze", default="", help="comma list: enc,mu,sigma,w")
 ap.add_argument("--out", default=None)
 ap.add_argument("--literal", type=int, default=0)
+ap.add_argument("--refit_n_init", type=int, default=1, help="EM restarts of the refit (1 is noisy: single-init "
+                "EM on the unchanged stage-2 codes already ranges 0.58-0.67 ACC on USPS)")
 ap.add_argument("--tag", default="")
 a = ap.parse_args()
 
@@ -84,7 +86,8 @@ def snapshot(it):
     mu = gmm.mu.detach()
     dmin = torch.pdist(mu).min().item()
     # EM refit on the current codes (are the codes worse, or the GMM layer?)
-    g2 = GaussianMixture(ds.n_classes, covariance_type="diag", random_state=a.seed, max_iter=100).fit(Z.double().numpy())
+    g2 = GaussianMixture(ds.n_classes, covariance_type="diag", random_state=a.seed, max_iter=100,
+                         n_init=a.refit_n_init).fit(Z.double().numpy())
     l2 = g2.predict(Z.double().numpy())
     zs = Z.std(0)
     with torch.no_grad():

@@ -68,8 +68,8 @@ Deviations / judgement calls (spec section in brackets):
     benchmarks/results/agmm/stage3-diagnosis.json; cpu-preset stage-1 AE, USPS seed 0, stage 2 = 0.668
     ACC): maximising Eq. (5) over encoder + GMM layer is NOT aligned with clustering accuracy here. The
     log-likelihood rises monotonically while ACC falls: lr 1e-3 (the earlier cpu preset), 1500 it: mean
-    log p -28.8 -> -21.1, ACC 0.668 -> 0.595, EM refitted on the final codes 0.560 (so the codes, not just
-    the GMM layer, got worse); continuing at lr 1e-3 without decay gives ACC 0.528 / 0.477 / 0.478 after
+    log p -28.8 -> -21.1, ACC 0.668 -> 0.595, while with the encoder frozen (GMM layer alone trained) ACC
+    only goes to 0.661: the encoder's updates cause the drop; continuing at lr 1e-3 without decay gives ACC 0.528 / 0.477 / 0.478 after
     2000 / 3000 / 4000 it (log p -14.9 / -8.6 / -4.4). The encoder gains likelihood by contracting the
     codes (mean per-dimension code std 6.37 -> 4.56, the smallest 4.81 -> 1.49) and by tightening some
     components much more than others (geometric-mean sigma 3.03 -> 1.59, 4.69 -> 2.37, 1.34 -> 0.63,
