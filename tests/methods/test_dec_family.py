@@ -94,7 +94,24 @@ def test_divergence_is_detected_with_phase_and_term(digits):
 
 
 @pytest.mark.parametrize("method,bad", [("dec", {"max_iter": -1}), ("idec", {"gamma": -0.5}),
-                                        ("dcec", {"tol": 1.5}), ("dec", {"batch_size": 0})])
+                                        ("dcec", {"tol": 1.5}), ("dec", {"batch_size": 0}),
+                                        ("ae-kmeans", {"weight_init": "he"})])
 def test_bad_hyperparameters_fail_before_training(digits, method, bad):
     with pytest.raises(InvalidInputError, match=list(bad)[0]):
         get(method)(verbose=0, **bad).fit(digits[0][:50].reshape(50, 1, 8, 8) if method == "dcec" else digits[0][:50])
+
+
+def test_weight_init_and_shuffle_options(digits):
+    """weight_init="torch" keeps PyTorch's default layer init (non-zero biases); shuffle=True reorders the
+    self-training batches, so the run differs from the fixed-order one while clustering as well."""
+    X, y = digits
+    kw = dict(FC, max_iter=150, update_interval=30, pretrain_epochs=5)
+    glorot = get("dec")(**(kw | {"max_iter": 0})).fit(X)
+    torch_init = get("dec")(**(kw | {"max_iter": 0}), weight_init="torch").fit(X)
+    first = lambda m: m.autoencoder_.encoder[1][0]  # Flatten, then the MLP's first Linear
+    assert first(glorot).weight.shape == first(torch_init).weight.shape
+    assert not bool(torch.equal(first(glorot).weight, first(torch_init).weight))
+    fixed = get("dec")(**kw).fit(X)
+    shuffled = get("dec")(**kw, shuffle=True).fit(X)
+    assert not np.array_equal(fixed.cluster_centers_, shuffled.cluster_centers_)
+    assert acc(y, shuffled.labels_) > 0.5

@@ -36,7 +36,7 @@ class DCEC(IDEC):
         return image_shape_of(X, self.image_shape, method="DCEC")
 
     def _build_autoencoder(self, fit):
-        return ConvAutoencoder(fit.data.sample_shape, self.filters, self.latent_dim)
+        return ConvAutoencoder(fit.data.sample_shape, self.filters, self.latent_dim, init=self._init_scheme())
 
 
 METHODS = {"dcec": DCEC}

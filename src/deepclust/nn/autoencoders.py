@@ -72,7 +72,7 @@ class ConvAutoencoder(Autoencoder):
     mirrored with transposed convolutions. MNIST: 275,979 parameters; USPS: 262,539."""
 
     def __init__(self, image_shape: Sequence[int] = (1, 28, 28), filters: Sequence[int] = (32, 64, 128),
-                 latent_dim: int = 10):
+                 latent_dim: int = 10, init: str = "xavier"):
         super().__init__()
         c, h, w = image_shape
         if h != w or h % 4:
@@ -94,4 +94,5 @@ class ConvAutoencoder(Autoencoder):
             nn.ConvTranspose2d(f2, f1, 5, stride=2, padding=2, output_padding=1), nn.ReLU(),
             nn.ConvTranspose2d(f1, c, 5, stride=2, padding=2, output_padding=1))
         self.latent_dim = latent_dim
-        xavier_init(self)
+        if init == "xavier":
+            xavier_init(self)
