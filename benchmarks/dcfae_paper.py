@@ -83,7 +83,8 @@ def main(argv=None):
         budget = (f"pretrain {est.pretrain_epochs} ep + finetune {est.finetune_epochs} ep, batch {est.batch_size}, "
                   f"width {est.width}, lr {est.lr}")
         acc, nmi, ari = PAPER[variant][args.dataset]
-        paper = {"acc": acc / 100, "nmi": nmi / 100, "ari": ari / 100, "source": f"000 {TABLE[variant]}"}
+        paper = {"acc": round(acc / 100, 4), "nmi": round(nmi / 100, 4), "ari": round(ari / 100, 4),
+                 "source": f"000 {TABLE[variant]}"}
         tag = "-".join(t for t in ([] if variant == "full" else [variant]) + ([args.tag] if args.tag else []))
         t0 = time.time()
         rec = benchmark("dcfae", args.dataset, args.preset, seeds, paper=paper, dataset_kwargs=dkw,

@@ -22,25 +22,35 @@ Ablations (paper §4.5, spec §2.9) are options of the same estimator:
 
 Presets: "paper" (the spec's architecture and budget: ~24.9M parameters, 100 + 100 epochs; needs a GPU),
 "cpu" (width 0.25 -> channels 16-32-64-128 / 8-16-128, DeepDenseNet 512-128-128, 10 + 10 epochs, batch 64,
-generator-side lr 1e-3 but the paper's 1e-4 for the discriminator; about 15 min on USPS on one CPU core),
+generator-side lr 1e-3 but the paper's 1e-4 for the discriminator; 12.5 min on all of USPS on one CPU core),
 "smoke" (tests).
-  Why these (issue #7; diagnostics with benchmarks/dcfae_diagnose.py on a 2,000-digit USPS subset, seed 0,
-  k-means on mu after 10 pretraining epochs; raw-pixel k-means on that subset: ACC 0.660):
+  Why these (issue #7; diagnostics with benchmarks/dcfae_diagnose.py on a 2,000-digit USPS subset, seed 0;
+  raw-pixel k-means on that subset: ACC 0.660):
   - batch 64 and a generator lr of 1e-3 instead of 256 / 1e-4, to get enough optimiser steps out of 20
-    epochs (at 1e-4 for both networks the pretrained mu reached ACC 0.33).
+    epochs (at 1e-4 for both networks, k-means on the pretrained mu reached ACC 0.33).
   - discriminator lr 1e-4 (the paper's): the earlier cpu preset also used 1e-3 for the discriminator. With
-    lambda = 100 that discriminator won the game (disc/gen scores 0.60-0.74 / 0.27-0.42), L_G's gradients
-    swamped the ELBO and the posterior collapsed (KL 0.13 nats per image at epoch 2, 15 at epoch 10, BCE 528
-    per image at epoch 10; entropy floor 218): ACC on mu 0.41 after pretraining, 0.54 after the full
-    10 + 10 epochs; and 0.32 on all of USPS. With disc_lr 1e-4 the scores stay near the paper's equilibrium
-    0.5 from the first epoch (Fig. 6), KL 17, BCE 391, ACC on mu 0.645, above both no discriminator
-    (0.580) and lambda = 1 (0.587). Augmenting the pretraining batches (augment_pretrain) did not help
-    (0.457). lambda, lambda', rho and every other objective setting stay at the paper's values.
-  - Known limitation at this budget: P (rho = 100, i.e. a kernel width of about 1 in mu units) is
-    dominated by the self pairs i = j: mu's nearest-neighbour distance in a batch of 64 is 3.6-4.1, and
-    the diagonal holds 0.81-0.93 of P's mass, so L_gamma acts mostly as a repulsion on c (the off-diagonal
-    rest is 94-99 % same-class pairs). After the old preset's 10 + 10 epochs, k-means on c gave ACC 0.54
-    against 0.63 on mu (0.47 vs 0.63 with exclude_self_pairs=True).
+    lambda = 100 that discriminator won the game (disc/gen scores 0.58-0.74 / 0.27-0.42), L_G's gradients
+    swamped the ELBO and the posterior collapsed (KL 0.13 nats per image at epoch 2, 15 at epoch 10; BCE
+    528 per image at epoch 10, entropy floor 218): k-means on mu gave ACC 0.41 after 10 pretraining
+    epochs. With disc_lr 1e-4 the scores stay near the paper's equilibrium 0.5 from the first epoch
+    (Fig. 6), KL 17, BCE 391, ACC on mu 0.645, above no discriminator (0.580) and lambda = 1 (0.575).
+    Augmenting the pretraining batches (augment_pretrain) did not help (0.457). lambda, lambda', rho and
+    every other objective setting stay at the paper's values.
+  - What is still wrong at this budget is the fine-tuning stage, not the representation: on all of USPS
+    (seed 0, benchmarks/results/dcfae/usps-cpu*.json) k-means on mu ("DCFAE - DenNet") reaches ACC 0.716,
+    but k-means on c = DeepDenseNet(mu) only 0.313 (full), 0.302 (- Dis), 0.340 (- Resnet). On the
+    subset, c falls from 0.50 after the first fine-tuning epoch to 0.45 after ten while mu stays at 0.64.
+    Cause: P (rho = 100, a kernel about 1 unit of mu wide) is dominated by the self pairs i = j. After
+    pretraining mu's nearest neighbour in a batch of 64 is 1.6 away and the diagonal holds 0.55 of P's
+    mass; switching L_gamma on spreads mu (KL 17 -> 23 nats in the first fine-tuning epoch, through the
+    gradient that flows via P, A4) to nearest-neighbour distances of 3.7, where the diagonal holds 0.94 of
+    P's mass, so L_gamma is almost only the normalisation's repulsion on c (the little off-diagonal mass
+    is 97 % same-class pairs). The spec's alternatives help only partly: detach_p=True keeps mu compact
+    (KL 17 -> 18) and gives mu 0.675 / c 0.50; both detach_p and exclude_self_pairs: mu 0.739 / c 0.581;
+    exclude_self_pairs alone (old preset) c 0.47 vs mu 0.625.
+    No implementation error was found (P/Q checked against a NumPy reference, P on mu and Q on c, dropout
+    off when embedding, inputs in [0, 1]); whether longer training, the paper's width and batch 256
+    make L_gamma useful is untested on this hardware.
 
 Judgement calls (spec §9), each a field with the spec's default:
   - A3 self pairs i = j included in P and Q (`exclude_self_pairs=False`).
