@@ -40,6 +40,15 @@ PAPER = {  # spec 002 §8 (min, max, median over 10 runs)
 }
 
 
+def paper_block(name) -> dict:
+    """The paper's numbers for a record: acc/nmi/ari = the median over its 10 runs (what RESULTS.md compares
+    with our median, `statistic`), min and max beside them."""
+    p = PAPER[name]
+    return {**{m: p[m][2] for m in ("acc", "nmi", "ari")}, "statistic": "median",
+            "min": {m: p[m][0] for m in ("acc", "nmi", "ari")}, "max": {m: p[m][1] for m in ("acc", "nmi", "ari")},
+            "source": p["source"], **PAPER_RUN}
+
+
 def load(name):
     from deepclust.datasets import load_dataset
     from deepclust.datasets.synthetic import artifact_mnist, usps_variant
@@ -55,6 +64,16 @@ def load(name):
 def _stats(v):
     return {"min": round(float(np.min(v)), 4), "median": round(float(np.median(v)), 4),
             "max": round(float(np.max(v)), 4)}
+
+
+TRACE_KEYS = ("fake_acc", "loss_c", "ce_g", "loss_g_adv", "wdist", "gp", "eta")
+
+
+def _trace(history):
+    """The training signals at each log point (means over the log_every iterations before it): C's accuracy and
+    loss on generated batches, G's cross-entropy and adversarial terms, the critic's W-distance estimate, eta."""
+    return [{"it": h["it"], **{k: round(float(h[k]), 4) for k in TRACE_KEYS if k in h}}
+            for h in history if h.get("phase") == "train" and "it" in h]
 
 
 def throughput(names, n_iter, preset):
@@ -83,6 +102,8 @@ def main(argv=None):
     ap.add_argument("--throughput", nargs="*", default=None, metavar="DATASET",
                     help="only measure generator iterations/s (preset and paper networks) and write throughput.json")
     ap.add_argument("--out", default=str(RESULTS_DIR))
+    ap.add_argument("--tag", default=None,
+                    help="suffix of the result file (<dataset>-<preset>-<tag>.json), e.g. a longer run beside the default one")
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
     if a.throughput is not None:
@@ -97,6 +118,7 @@ def main(argv=None):
                     "paper": "~0.15 s per iteration (38 h / 900k) on a GTX 1080 Ti (spec §10)",
                     "command": command_line(), "commit": git_commit(), "date": dt.date.today().isoformat()})
         return
+    suffix = f"-{a.tag}" if a.tag else ""
     for name in a.datasets:
         ds = load(name)
         runs = []
@@ -114,8 +136,9 @@ def main(argv=None):
             runs.append({"seed": seed, "seconds": round(sec, 1), "iterations": est.n_iter_,
                          **{k: round(float(v), 4) for k, v in met.items()},
                          "final_fake_acc": round(est.history_[-1]["fake_acc"], 4),
-                         "final_wdist": round(est.history_[-1]["wdist"], 4), "curve": est.curve_})
-            est.save_samples(Path(a.out) / "pfc" / f"{name}-{a.preset}-seed{seed}-samples.png")
+                         "final_wdist": round(est.history_[-1]["wdist"], 4), "curve": est.curve_,
+                         "trace": _trace(est.history_)})
+            est.save_samples(Path(a.out) / "pfc" / f"{name}-{a.preset}{suffix}-seed{seed}-samples.png")
             print(f"{name} seed={seed}: acc={met['acc']:.4f} nmi={met['nmi']:.4f} ari={met['ari']:.4f} "
                   f"({est.n_iter_} it in {sec:.0f}s = {est.n_iter_ / sec:.3f} it/s)", flush=True)
         its = sorted({c["it"] for r in runs for c in r["curve"]})
@@ -135,13 +158,14 @@ def main(argv=None):
                                              f"{min(est.eval_size, len(ds.X))} of the {len(ds.X)} images; the "
                                              "final numbers use all of them",
                "runs": runs, "params": params, "n_samples": len(ds.X), "dataset_meta_source": ds.meta.get("source"),
-               "paper": {**{m: dict(zip(("min", "max", "median"), p[m])) for m in ("acc", "nmi", "ari")},
-                         "source": p["source"], **PAPER_RUN},
-               "gap_median": {m: round(float(np.median([r[m] for r in runs])) - p[m][2], 4)
-                              for m in ("acc", "nmi", "ari")},
+               "median": {m: round(float(np.median([r[m] for r in runs])), 4) for m in ("acc", "nmi", "ari")},
+               "paper": paper_block(name),
+               "gap": {m: round(float(np.median([r[m] for r in runs])) - p[m][2], 4) for m in ("acc", "nmi", "ari")},
                "command": command_line(), "commit": git_commit(), "date": dt.date.today().isoformat()}
-        write_json(Path(a.out) / "pfc" / f"{name}-{a.preset}.json", rec)
-        print(f"wrote {Path(a.out) / 'pfc' / f'{name}-{a.preset}.json'}")
+        if a.tag:
+            rec["tag"] = a.tag
+        write_json(Path(a.out) / "pfc" / f"{name}-{a.preset}{suffix}.json", rec)
+        print(f"wrote {Path(a.out) / 'pfc' / f'{name}-{a.preset}{suffix}.json'}")
 
 
 if __name__ == "__main__":

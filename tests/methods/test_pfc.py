@@ -179,3 +179,25 @@ def test_synthetic_datasets(usps_small):
     assert uniformity_index(v1) == pytest.approx(0.9851, abs=1e-4)
     with pytest.raises(InvalidInputError, match="fewer"):
         usps_variant("usps700", usps_small)
+
+
+def test_conv_generator_uses_the_id_and_classifier_learns_it():
+    """The conditional pipeline on images: the planted Artifact data of benchmarks/pfc_diagnose.py (blank 16x16
+    images, only the top-left pixel varies). After a short fit G's samples differ by cluster id and C names
+    the id of G's samples (what entropy minimisation needs); G moves from its sigmoid(0) ~ 0.5 start towards
+    the near-black data. A generator ignoring the one-hot, or C trained on other labels, fails this."""
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 300)
+    X = np.zeros((300, 1, 16, 16), np.float32)
+    X[:, 0, 0, 0] = np.array([0.1, 0.5, 0.9], np.float32)[y]
+    est = PFC.from_preset("smoke", n_clusters=3, n_iter=60, lr=1e-3, eta_step=10 ** 9, log_every=20,
+                          verbose=0).fit(X, y)
+    assert est.history_[-1]["fake_acc"] > 0.9  # chance = 1/3
+    torch.manual_seed(0)
+    yy = torch.arange(3).repeat_interleave(100)
+    with torch.no_grad():
+        xs = est.generator_(torch.randn(300, est.z_dim), nn.functional.one_hot(yy, 3).float())
+        assert (est.classifier_(xs).argmax(1) == yy).float().mean() > 0.9
+    means = torch.stack([xs[yy == j].mean(0) for j in range(3)])
+    assert (means[0] - means[1]).abs().max() > 0.05 and (means[1] - means[2]).abs().max() > 0.05
+    assert float(xs.mean()) < 0.25
