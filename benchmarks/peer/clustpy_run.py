@@ -1,5 +1,6 @@
 """Run ClustPy's DEC/IDEC on arrays saved by benchmarks/peer_clustpy.py (executed inside ClustPy's own
-venv, so the two libraries never share an environment). Prints one JSON line.
+venv, so the two libraries never share an environment). Prints one JSON line: ClustPy's `labels_` (a final k-means on the
+embedding, what its users get), `dec_labels_` (the DEC/IDEC assignment itself), the wall time of `fit`.
 
 usage: python clustpy_run.py DATA.npz METHOD SEED PRETRAIN_EPOCHS CLUSTERING_EPOCHS THREADS
 """
@@ -19,9 +20,14 @@ def main():
     from clustpy import deep
     algo = getattr(deep, method)(n_clusters=int(y.max()) + 1, random_state=seed, pretrain_epochs=e1,
                                  clustering_epochs=e2, batch_size=256)
-    t = time.time()
+    t, c = time.time(), time.process_time()
     algo.fit(X)
-    print(json.dumps({"labels": algo.labels_.astype(int).tolist(), "seconds": time.time() - t}))
+    seconds, cpu_seconds = time.time() - t, time.process_time() - c
+    import clustpy
+    # labels_ = ClustPy's final k-means re-clustering of the embedding; dec_labels_ = DEC's own assignment
+    print(json.dumps({"labels": algo.labels_.astype(int).tolist(),
+                      "dec_labels": np.asarray(algo.dec_labels_).astype(int).tolist(), "seconds": seconds, "cpu_seconds": cpu_seconds,
+                      "versions": {"clustpy": getattr(clustpy, "__version__", "0.0.3"), "torch": torch.__version__}}))
 
 
 if __name__ == "__main__":
