@@ -12,7 +12,6 @@ Writes a JSON record to --out when given.
 from __future__ import annotations
 
 import argparse
-import ast
 import json
 import sys
 import time
@@ -36,13 +35,8 @@ def main(argv=None):
     from deepclust.methods.dcfae import DCFAE, pairwise_log_similarity
     from deepclust.metrics import evaluate
 
-    kw = {}
-    for kv in args.set:
-        k, v = kv.split("=", 1)
-        try:
-            kw[k] = ast.literal_eval(v)
-        except (ValueError, SyntaxError):
-            kw[k] = v
+    from deepclust.bench.commands import parse_key_values
+    kw = parse_key_values(args.set)
     ds = load_dataset("usps", resize=32, subset=args.subset)
     X, y = ds.X, ds.y
     est = DCFAE.from_preset(args.preset, n_clusters=10, random_state=args.seed, verbose=0,

@@ -15,7 +15,6 @@ Images are resized to 32x32 and kept in [0, 1] (spec §6.2); all samples are clu
 from __future__ import annotations
 
 import argparse
-import ast
 import sys
 import time
 from pathlib import Path
@@ -65,13 +64,8 @@ def main(argv=None):
     bad = [v for v in variants if v not in PAPER]
     if bad or not variants:
         ap.error(f"unknown variant(s) {bad}; choose from {sorted(PAPER)}")
-    user = {}
-    for kv in args.set:
-        k, v = kv.split("=", 1)
-        try:
-            user[k] = ast.literal_eval(v)
-        except (ValueError, SyntaxError):
-            user[k] = v
+    from deepclust.bench.commands import parse_key_values
+    user = parse_key_values(args.set)
     dkw = {"resize": 32}
     if args.subset:
         dkw["subset"] = args.subset

@@ -83,8 +83,8 @@ def test_autograd_reproduces_paper_gradients_eqs_8_10_11_12():
     assert torch.equal(nbr.sort(1).values, d.topk(2, largest=False).indices.sort(1).values)
 
 
-def _toy_train(eta, steps=300, seed=0):
-    """Three 2-D blobs through a trainable linear 'encoder'; SGD on -mean log p - eta * S."""
+def _toy_problem(seed=0):
+    """Three 2-D blobs, an identity-initialised trainable linear 'encoder', a GMM layer from EM."""
     g = torch.Generator().manual_seed(seed)
     centres = torch.tensor([[0.0, 0.0], [3.0, 0.0], [0.0, 3.0]])
     x = (centres[:, None, :] + 0.8 * torch.randn(3, 100, 2, generator=g)).reshape(-1, 2)
@@ -94,6 +94,12 @@ def _toy_train(eta, steps=300, seed=0):
         enc.bias.zero_()
     gm = GaussianMixture(3, covariance_type="diag", random_state=0).fit(x.numpy())
     layer = GMMLayer.from_params(gm.means_, gm.covariances_, gm.weights_, var_floor=1e-4)
+    return x, enc, layer
+
+
+def _toy_train(eta, steps=300, seed=0):
+    """SGD on -mean log p - eta * S on the toy problem."""
+    x, enc, layer = _toy_problem(seed)
     d0 = torch.pdist(layer.mu.detach()).min().item()
     opt = torch.optim.SGD([*enc.parameters(), *layer.parameters()], lr=0.01, momentum=0.9)
     for _ in range(steps):
@@ -116,15 +122,7 @@ def test_eta_term_pushes_centres_apart():
 def test_likelihood_term_contracts_the_codes():
     """The degeneracy measured on USPS (module docstring): with eta = 0 the joint stage raises log p partly by
     shrinking the encoder's map (|det W| < 1), i.e. by contracting the codes, not only by moving them."""
-    g = torch.Generator().manual_seed(0)
-    centres = torch.tensor([[0.0, 0.0], [3.0, 0.0], [0.0, 3.0]])
-    x = (centres[:, None, :] + 0.8 * torch.randn(3, 100, 2, generator=g)).reshape(-1, 2)
-    enc = torch.nn.Linear(2, 2)
-    with torch.no_grad():
-        enc.weight.copy_(torch.eye(2))
-        enc.bias.zero_()
-    gm = GaussianMixture(3, covariance_type="diag", random_state=0).fit(x.numpy())
-    layer = GMMLayer.from_params(gm.means_, gm.covariances_, gm.weights_, var_floor=1e-4)
+    x, enc, layer = _toy_problem(0)
     opt = torch.optim.SGD([*enc.parameters(), *layer.parameters()], lr=0.01, momentum=0.9)
     with torch.no_grad():
         ll0 = layer(enc(x))[0].mean().item()
