@@ -5,11 +5,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .device import full_precision
+
 
 def student_t(z: torch.Tensor, centers: torch.Tensor, alpha: float = 1.0) -> torch.Tensor:
     """q_ij = (1 + |z_i - mu_j|^2 / alpha)^(-(alpha+1)/2), normalised over clusters j
     (DEC Eq. 1; spec 001 §2.2, with the paper's sum_i typo corrected to sum_j)."""
-    with torch.autocast(z.device.type, enabled=False):
+    with full_precision(z):
         d2 = torch.cdist(z.float(), centers.float()).pow(2)
         q = (1.0 + d2 / alpha).pow(-(alpha + 1.0) / 2.0)
         return q / q.sum(dim=1, keepdim=True)
