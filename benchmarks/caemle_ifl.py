@@ -100,20 +100,19 @@ def merge(old: dict, new: dict) -> dict:
 
 
 def run(method, dataset, args, overrides):
-    name = f"{dataset}-{args.preset}" + (f"-{args.tag}" if args.tag else "") + ".json"
-    old_path = Path(__file__).resolve().parent / "results" / method / name
-    previous = json.loads(old_path.read_text()) if args.merge and old_path.is_file() else None
+    results = Path(__file__).resolve().parent / "results"
+    path = R.result_path({"method": method, "dataset": dataset, "preset": args.preset}, out=results, tag=args.tag)
+    previous = json.loads(path.read_text()) if args.merge and path.is_file() else None
     # with --merge the per-seed partial records go to a side folder, so the file being merged into is
     # only replaced once, by the merged record
-    out = Path(__file__).resolve().parent / "results" / ("_partial" if previous is not None else "")
+    out = results / "_partial" if previous is not None else results
     rec = R.benchmark(method, dataset, args.preset, args.seeds, paper=PAPER.get((method, dataset)),
                       dataset_kwargs=DATASET_KWARGS.get(dataset, {}), overrides=overrides or None,
                       device=args.device, verbose=args.verbose, tag=args.tag, out=out,
                       extra={"note": NOTES.get(dataset, "")})
-    path = Path(__file__).resolve().parent / "results" / method / name
-    if args.merge and previous is not None:
+    if previous is not None:  # benchmark() already wrote the unmerged record to `path` otherwise
         rec = merge(previous, rec)
-    write_json(path, rec)
+        write_json(path, rec)
     print(json.dumps({k: rec[k] for k in ("method", "dataset", "mean", "std", "gap", "wall_seconds")
                       if k in rec}), flush=True)
 
