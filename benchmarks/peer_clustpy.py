@@ -103,13 +103,25 @@ def main():
     ap.add_argument("--clustering-epochs", type=int, default=50)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--no-fast", action="store_true")
+    ap.add_argument("--merge", action="store_true",
+                    help="keep the rows already in the result file (other seeds) and add these runs' rows; "
+                         "a row of the same method and seed is replaced")
     a = ap.parse_args()
     import torch
     for dname in a.datasets:
         ds = load_dataset(dname, flatten=True)
         X, y = ds.X, ds.y
-        rows, versions = [], {}
+        rows, versions, commands = [], {}, [command_line()]
         path = f"benchmarks/results/peer/clustpy-{dname}.json"
+        if a.merge and Path(path).exists():
+            old = json.loads(Path(path).read_text())
+            if (old["pretrain_epochs"], old["clustering_epochs"], old["threads"]) != (
+                    a.pretrain_epochs, a.clustering_epochs, a.threads):
+                sys.exit(f"--merge: {path} was run with other epochs/threads; rerun without --merge")
+            done = {(m, s) for m in a.methods for s in a.seeds}
+            rows = [r for r in old["rows"] if (r["method"], r["seed"]) not in done]
+            old_cmd = old["command"]
+            commands = (old_cmd if isinstance(old_cmd, list) else [old_cmd]) + commands
         with tempfile.TemporaryDirectory() as tmp:
             npz = f"{tmp}/data.npz"
             np.savez(npz, X=X, y=y)
@@ -133,6 +145,7 @@ def main():
                                                  "wall_time_ratio_over_clustpy": round(sf / st, 3)}
                     print(json.dumps(row), flush=True)
                     rows.append(row)
+                    rows.sort(key=lambda r: (r["method"], r["seed"]))
                     # written after every row: an interrupted benchmark keeps what it measured
                     write_json(path, {
                         "benchmark": "deepclust vs ClustPy (DEC, IDEC), identical architecture/epochs/batch",
@@ -149,7 +162,7 @@ def main():
                         "summary": summarise(rows), "rows": rows,
                         "versions": {"peer": versions, "deepclust_torch": torch.__version__},
                         "device": machine_description("cpu"), "load_average_at_end": os.getloadavg(),
-                        "command": command_line(), "commit": git_commit(),
+                        "command": commands if len(commands) > 1 else commands[0], "commit": git_commit(),
                         "date": datetime.date.today().isoformat()})
 
 
