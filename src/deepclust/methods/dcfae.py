@@ -295,6 +295,8 @@ class DCFAE(DeepClusterer):
         return enc, dec, dis, dense
 
     def _adam(self, params, lr):
+        # the per-tensor Adam, not engine.make_optimizer's fused kernel: the same algorithm, but other
+        # rounding, and the committed DCFAE results (benchmarks/results/dcfae) were made with this one
         return torch.optim.Adam(params, lr=lr, eps=self.adam_eps)
 
     # ---- the algorithm ---------------------------------------------------------------------------
