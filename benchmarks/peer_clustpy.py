@@ -36,14 +36,23 @@ from deepclust.metrics import acc, nmi
 HERE = Path(__file__).parent
 
 
-def ours(method, X, y, seed, e1, e2, threads, **schedule):
-    import torch
-    torch.set_num_threads(threads)
+def ours(method, X, y, seed, e1, e2, threads, python=None, npz=None, **schedule):
+    """Our DEC/IDEC with ClustPy's schedule (or `schedule`'s); in this process, or with `python` (another
+    interpreter, e.g. the peer's venv: the same torch build on both sides) via peer/deepclust_run.py."""
     steps = -(-len(X) // 256)
     kw = dict(n_clusters=int(y.max()) + 1, random_state=seed, verbose=0, pretrain_epochs=e1,
               max_iter=e2 * steps, batch_size=256, optimizer="adam", lr=1e-4, update_interval=0, n_init=1,
               shuffle=True, weight_init="torch")
     kw.update(schedule)
+    if python:
+        env = {**os.environ, "OMP_NUM_THREADS": str(threads),
+               "PYTHONPATH": os.pathsep.join([str(HERE.parent / "src"), os.environ.get("PYTHONPATH", "")])}
+        out = subprocess.run([python, str(HERE / "peer" / "deepclust_run.py"), npz, method, str(threads),
+                              json.dumps(kw)], capture_output=True, text=True, env=env, check=True)
+        res = json.loads(out.stdout.strip().splitlines()[-1])
+        return np.asarray(res["labels"]), res["seconds"], res["cpu_seconds"]
+    import torch
+    torch.set_num_threads(threads)
     est = get(method)(**kw)
     t, c = time.time(), time.process_time()
     est.fit(X)
@@ -106,13 +115,20 @@ def main():
     ap.add_argument("--merge", action="store_true",
                     help="keep the rows already in the result file (other seeds) and add these runs' rows; "
                          "a row of the same method and seed is replaced")
+    ap.add_argument("--ours-python", default=None,
+                    help="run our side in this interpreter (e.g. the peer's venv, so that both sides use the "
+                         "same torch build); results go to clustpy-<dataset>-<tag>.json")
+    ap.add_argument("--tag", default=None, help="result file suffix (required with --ours-python)")
     a = ap.parse_args()
+    if a.ours_python and not a.tag:
+        ap.error("--ours-python needs --tag, so that the main result file is not overwritten")
     import torch
     for dname in a.datasets:
         ds = load_dataset(dname, flatten=True)
         X, y = ds.X, ds.y
         rows, versions, commands = [], {}, [command_line()]
-        path = f"benchmarks/results/peer/clustpy-{dname}.json"
+        path = f"benchmarks/results/peer/clustpy-{dname}" + (f"-{a.tag}" if a.tag else "") + ".json"
+        same = {"python": a.ours_python} if a.ours_python else {}
         if a.merge and Path(path).exists():
             old = json.loads(Path(path).read_text())
             if (old["pretrain_epochs"], old["clustering_epochs"], old["threads"]) != (
@@ -130,7 +146,8 @@ def main():
                     res = theirs(a.peer_python, npz, m, seed, a.pretrain_epochs, a.clustering_epochs, a.threads)
                     versions = res.get("versions", versions)
                     st, ct = res["seconds"], res["cpu_seconds"]
-                    lo, so, co = ours(m.lower(), X, y, seed, a.pretrain_epochs, a.clustering_epochs, a.threads)
+                    lo, so, co = ours(m.lower(), X, y, seed, a.pretrain_epochs, a.clustering_epochs, a.threads,
+                                      npz=npz, **same)
                     row = {"method": m, "seed": seed, "clustpy": score(y, res["labels"], st, ct),
                            "clustpy_own_assignment": score(y, res["dec_labels"]),
                            "deepclust": score(y, lo, so, co), "time_ratio_ours_over_theirs": round(co / ct, 3),
@@ -138,7 +155,7 @@ def main():
                     if not a.no_fast:
                         fast = get(m.lower()).presets["fast"]
                         lf, sf, cf = ours(m.lower(), X, y, seed, fast["pretrain_epochs"], 0, a.threads,
-                                          **({"shuffle": False, "weight_init": "glorot"} | {
+                                          npz=npz, **same, **({"shuffle": False, "weight_init": "glorot"} | {
                                               k: v for k, v in fast.items() if k != "pretrain_epochs"}))
                         row["deepclust_fast"] = {**score(y, lf, sf, cf), "preset": fast,
                                                  "time_ratio_over_clustpy": round(cf / ct, 3),
@@ -160,7 +177,9 @@ def main():
                         "CPU time (process_time, 1 thread each), which other jobs on the machine do not "
                         "inflate; wall times are recorded beside them.",
                         "summary": summarise(rows), "rows": rows,
-                        "versions": {"peer": versions, "deepclust_torch": torch.__version__},
+                        "versions": {"peer": versions, "deepclust_torch": (
+                            versions.get("torch") if a.ours_python else torch.__version__)},
+                        "deepclust_python": a.ours_python or sys.executable,
                         "device": machine_description("cpu"), "load_average_at_end": os.getloadavg(),
                         "command": commands if len(commands) > 1 else commands[0], "commit": git_commit(),
                         "date": datetime.date.today().isoformat()})
