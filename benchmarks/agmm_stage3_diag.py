@@ -12,12 +12,11 @@ update). Summary of the runs: benchmarks/results/agmm/stage3-diagnosis.json.
 
     python benchmarks/agmm_stage3_diag.py --lr 1e-3 --eta 1e-3 --out /tmp/base.json
 """
-import argparse, json, math, os, sys, time, copy
+import argparse, json, math, os, time, copy
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np, torch
 torch.set_num_threads(1)
 from sklearn.mixture import GaussianMixture
-from sklearn.cluster import KMeans
 from deepclust.datasets import load_dataset
 from deepclust.methods.agmm import GMMLayer
 from deepclust.engine.data import StepSampler

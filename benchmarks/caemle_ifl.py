@@ -29,7 +29,6 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import torch  # noqa: E402
 
 from deepclust.bench import results as R  # noqa: E402
-from deepclust.engine.io import write_json  # noqa: E402
 
 PAPER = {  # spec 001 §8: Table II (MNIST, 70k) and Table III (USPS); fractions
     ("dcec", "usps"): {"acc": 0.7900, "nmi": 0.8257, "source": "001 Table III row 18 (DCEC's published result)"},
@@ -75,44 +74,12 @@ def main(argv=None):
             run(method, ds, args, overrides)
 
 
-def merge(old: dict, new: dict) -> dict:
-    """One record from two runs of the same configuration (the new run's seeds replace the old's);
-    per-seed commands and stage times are kept, statistics recomputed by bench.results.summarise."""
-    for key in ("preset", "overrides", "dataset_kwargs"):
-        if old.get(key) != new.get(key):
-            raise SystemExit(f"--merge: existing file has {key}={old.get(key)!r}, this run {new.get(key)!r}")
-    rows = {}
-    for rec in (old, new):
-        its = rec["epochs_or_iterations"]
-        cmds = rec["command"] if isinstance(rec["command"], list) else [rec["command"]] * len(rec["seeds"])
-        for i, seed in enumerate(rec["seeds"]):
-            rows[seed] = {"seed": seed, "seconds": rec["wall_seconds"][i],
-                          "iterations": its[i] if isinstance(its, list) else its,
-                          **{m: rec[m][i] for m in ("acc", "nmi", "ari")},
-                          "command": cmds[i], "stages": (rec.get("stage_seconds") or [None] * len(rec["seeds"]))[i]}
-    runs = [rows[s] for s in sorted(rows)]
-    out = R.summarise(new["method"], new["dataset"], new["preset"], runs, paper=new.get("paper"),
-                      dataset_kwargs=new.get("dataset_kwargs"), overrides=new.get("overrides"),
-                      device=new.get("device"), extra={"note": new.get("note", "")})
-    out["command"] = [r["command"] for r in runs]
-    out["stage_seconds"] = [r["stages"] for r in runs]
-    return out
-
-
 def run(method, dataset, args, overrides):
-    results = Path(__file__).resolve().parent / "results"
-    path = R.result_path({"method": method, "dataset": dataset, "preset": args.preset}, out=results, tag=args.tag)
-    previous = json.loads(path.read_text()) if args.merge and path.is_file() else None
-    # with --merge the per-seed partial records go to a side folder, so the file being merged into is
-    # only replaced once, by the merged record
-    out = results / "_partial" if previous is not None else results
     rec = R.benchmark(method, dataset, args.preset, args.seeds, paper=PAPER.get((method, dataset)),
                       dataset_kwargs=DATASET_KWARGS.get(dataset, {}), overrides=overrides or None,
-                      device=args.device, verbose=args.verbose, tag=args.tag, out=out,
+                      device=args.device, verbose=args.verbose, tag=args.tag,
+                      out=Path(__file__).resolve().parent / "results", merge=args.merge,
                       extra={"note": NOTES.get(dataset, "")})
-    if previous is not None:  # benchmark() already wrote the unmerged record to `path` otherwise
-        rec = merge(previous, rec)
-        write_json(path, rec)
     print(json.dumps({k: rec[k] for k in ("method", "dataset", "mean", "std", "gap", "wall_seconds")
                       if k in rec}), flush=True)
 

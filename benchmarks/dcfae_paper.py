@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 
 import torch
 
@@ -54,6 +53,8 @@ def main(argv=None):
     ap.add_argument("--device", default="auto")
     ap.add_argument("--images", action="store_true", help="save reconstruction/sample grids of the last seed of each variant")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--merge", action="store_true",
+                    help="add these seeds to the existing result file of the same settings (bench.results.merge_records)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
 
@@ -82,7 +83,7 @@ def main(argv=None):
         tag = "-".join(t for t in ([] if variant == "full" else [variant]) + ([args.tag] if args.tag else []))
         t0 = time.time()
         rec = benchmark("dcfae", args.dataset, args.preset, seeds, paper=paper, dataset_kwargs=dkw,
-                        overrides=overrides, device=args.device, budget=budget, tag=tag or None,
+                        overrides=overrides, device=args.device, budget=budget, tag=tag or None, merge=args.merge,
                         extra={"variant": est.variant,
                                "settings": {k: (list(v) if isinstance(v, tuple) else v) for k, v in settings.items()}})
         print(f"{variant}: total {time.time() - t0:.0f}s; mean {rec['mean']} vs paper {paper}", flush=True)

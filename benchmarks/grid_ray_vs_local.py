@@ -9,7 +9,6 @@ comparison is written to benchmarks/results/grid/ray_vs_local.json and .md.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import sys

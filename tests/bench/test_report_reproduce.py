@@ -117,3 +117,24 @@ def test_benchmark_records_stage_times_and_keeps_finished_seeds(tmp_path, monkey
         R.benchmark("ae-kmeans", "digits", "smoke", [0, 1], out=tmp_path, tag="killed")
     kept = json.loads((tmp_path / "ae-kmeans" / "digits-smoke-killed.json").read_text())
     assert kept["seeds"] == [0] and "1 of 2 seeds" in kept["incomplete"]
+
+
+def test_benchmark_merge_adds_seeds_and_refuses_other_settings(tmp_path):
+    import json
+
+    import pytest
+
+    from deepclust.bench import results as R
+    one = R.benchmark("kmeans", "digits", "paper", [0], out=tmp_path, extra={"variant": "plain"})
+    path = tmp_path / "kmeans" / "digits-paper.json"
+    both = R.benchmark("kmeans", "digits", "paper", [2, 1], out=tmp_path, merge=True, extra={"variant": "plain"})
+    on_disk = json.loads(path.read_text())
+    assert on_disk["seeds"] == both["seeds"] == [0, 1, 2]
+    assert on_disk["acc"][0] == one["acc"][0]                          # the earlier seed is kept as measured
+    assert on_disk["mean"]["acc"] == pytest.approx(sum(on_disk["acc"]) / 3, abs=1e-4)
+    assert len(on_disk["command"]) == len(on_disk["stage_seconds"]) == 3 and on_disk["variant"] == "plain"
+    assert "incomplete" not in on_disk
+    partial = json.loads((tmp_path / "_partial" / "kmeans" / "digits-paper.json").read_text())
+    assert partial["seeds"] == [2, 1]                                   # per-seed writes went to the side folder
+    with pytest.raises(ValueError, match="overrides"):
+        R.merge_records(on_disk, {**on_disk, "overrides": {"n_init": 1}})

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import os
 import platform
 import shlex
@@ -68,12 +69,17 @@ def run_once(method: str, dataset: str, seed: int, preset: str = "paper", *, dat
 def benchmark(method: str, dataset: str, preset: str, seeds, *, paper: dict | None = None,
               dataset_kwargs: dict | None = None, overrides: dict | None = None, device: str = "auto",
               budget: str | None = None, out: Path | None = None, tag: str | None = None, verbose: int = 0,
-              extra: dict | None = None) -> dict:
+              extra: dict | None = None, merge: bool = False) -> dict:
     """Run seeds, write benchmarks/results/<method>/<dataset>-<preset>[-tag].json, return the record.
 
     `budget` describes the epochs/iterations actually run (e.g. "pretrain 200 ep + 20000 it max");
-    `paper` = {"acc": .., "nmi": .., "source": "001 Table III"} as fractions in [0, 1]."""
+    `paper` = {"acc": .., "nmi": .., "source": "001 Table III"} as fractions in [0, 1].
+    merge=True adds these seeds to the existing file of the same configuration (`merge_records`); the
+    per-seed records then go to <out>/_partial/, so the existing file is replaced once, by the merged one."""
     from ..engine.device import resolve_device
+    path = result_path({"method": method, "dataset": dataset, "preset": preset}, out=out, tag=tag)
+    previous = json.loads(path.read_text()) if merge and path.is_file() else None
+    partial_out = Path(out or RESULTS_DIR) / "_partial" if previous is not None else out
     runs, seeds = [], list(seeds)
     for seed in seeds:
         r = run_once(method, dataset, seed, preset, dataset_kwargs=dataset_kwargs, overrides=overrides,
@@ -90,8 +96,43 @@ def benchmark(method: str, dataset: str, preset: str, seeds, *, paper: dict | No
         rec["stage_seconds"] = [r["stages"] for r in runs]  # wall time of each phase, per seed
         if len(runs) < len(seeds):  # written after every seed: a crash later keeps what was measured
             rec["incomplete"] = f"{len(runs)} of {len(seeds)} seeds {seeds} done"
+        write_result(rec, out=partial_out, tag=tag)
+    if previous is not None:
+        rec = merge_records(previous, rec)
         write_result(rec, out=out, tag=tag)
     return rec
+
+
+def merge_records(old: dict, new: dict) -> dict:
+    """One record from two runs of the same configuration (preset, overrides, dataset options; the new
+    run's seeds replace the old's): per-seed commands and stage times are kept, statistics recomputed
+    by `summarise`, other fields (variant, settings, notes) taken from the new record."""
+    for key in ("method", "dataset", "preset", "overrides", "dataset_kwargs"):
+        if old.get(key) != new.get(key):
+            raise ValueError(f"cannot merge results: the existing file has {key}={old.get(key)!r}, this run "
+                             f"{new.get(key)!r}; run without merging or give the run its own tag")
+    rows = {}
+    for rec in (old, new):
+        its = rec["epochs_or_iterations"]
+        n = len(rec["seeds"])
+        cmds = rec["command"] if isinstance(rec["command"], list) else [rec["command"]] * n
+        stages = rec.get("stage_seconds") or [None] * n
+        for i, seed in enumerate(rec["seeds"]):
+            rows[seed] = {"seed": seed, "seconds": rec["wall_seconds"][i],
+                          "iterations": its[i] if isinstance(its, list) else its,
+                          **{m: rec[m][i] for m in METRICS}, "command": cmds[i], "stages": stages[i]}
+    runs = [rows[s] for s in sorted(rows)]
+    out = summarise(new["method"], new["dataset"], new["preset"], runs, paper=new.get("paper"),
+                    dataset_kwargs=new.get("dataset_kwargs"), overrides=new.get("overrides"),
+                    device=new.get("device"))
+    if not isinstance(new["epochs_or_iterations"], list):  # one budget string for every seed
+        out["epochs_or_iterations"] = new["epochs_or_iterations"]
+    out["command"] = [r["command"] for r in runs]
+    out["stage_seconds"] = [r["stages"] for r in runs]
+    for k, v in new.items():
+        if k not in out and k != "incomplete":
+            out[k] = v
+    return out
 
 
 METRICS = ("acc", "nmi", "ari")

@@ -218,7 +218,6 @@ def paper_002(tables):
 
 def paper_003(tables):
     rows = []
-    cols = lambda col: None if col == "Dataset" else (col, None)
     for name, metric, unit in (("Table 3", "acc", "percent"), ("Table 4", "nmi", "fraction")):
         rows += _wide("003", tables, name, key="Dataset", unit=unit,
                       columns=lambda col, metric=metric: None if col == "Dataset" else (col, metric),

@@ -404,7 +404,6 @@ class AdaptiveGMM(DeepClusterer):
         s = fit.state
         dims = [fit.data.dim, *[int(h) for h in self.hidden], int(self.latent_dim)]
         n_layers = len(dims) - 1
-        bs = self.pretrain_batch_size
 
         if self.pretrained_ae is not None:
             if not hasattr(s, "ae"):
