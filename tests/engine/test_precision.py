@@ -55,3 +55,33 @@ def test_bf16_training_clusters_digits_and_keeps_fp32_weights():
     assert acc(y, labels) > 0.5  # chance is ~0.1-0.2
     assert all(p.dtype == torch.float32 for p in est.autoencoder_.parameters())
     assert est.transform(X).dtype == np.float32
+
+
+def test_fit_flushes_denormals_on_cpu_and_restores_the_default():
+    """Inside fit, subnormal floats are flushed to zero (Adam moments of dead ReLU units otherwise decay
+    into them and slow CPU training, benchmarks/results/throughput/denormals-dec-usps.json); after
+    fit, and with flush_denormals=False, they are kept."""
+    import numpy as np
+
+    from deepclust.engine.device import flush_denormals
+    from deepclust.methods import AEKMeans
+
+    tiny = lambda: float(torch.tensor([1e-39]) * 1.0)  # noqa: E731  (1e-39 is subnormal in fp32)
+    if not torch.set_flush_denormal(True):
+        pytest.skip("this CPU cannot flush denormals")
+    torch.set_flush_denormal(False)
+    seen = {}
+
+    class Probe(AEKMeans):
+        def _fit(self, X, y):
+            seen[self.flush_denormals] = tiny()
+            return super()._fit(X, y)
+
+    X = np.random.default_rng(0).random((60, 8)).astype(np.float32)
+    for flag in (True, False):
+        Probe(n_clusters=2, pretrain_epochs=1, verbose=0, flush_denormals=flag).fit(X)
+    assert seen[True] == 0.0 and seen[False] > 0.0
+    assert tiny() > 0.0                                    # torch's default is back after fit
+    with flush_denormals():
+        assert tiny() == 0.0
+    assert tiny() > 0.0

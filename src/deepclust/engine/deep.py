@@ -23,6 +23,8 @@ Reliability (docs/RELIABILITY.md):
   hardware multiplies bf16 natively, CPUs with AMX / AVX512-BF16 included (~5x the fp32 matmul rate on this
   project's CPU); "fp32" never. Distances, soft assignments and
   losses are computed in fp32 inside the autocast region.
+- `flush_denormals` (default True): on CPU, subnormal floats are flushed to zero during fit; Adam moments
+  of dead ReLU units otherwise decay into them and slow training by a quarter or more (engine/device.py).
 - `max_bytes`: memory budget of the data (see engine/data.py); memmaps / HDF5 datasets are streamed.
 """
 from __future__ import annotations
@@ -42,7 +44,7 @@ from ..errors import DivergenceError, InvalidInputError
 from .base import BaseClusterer, estimator
 from .checkpoint import Checkpointer, deserialize, serialize
 from .data import DataSource
-from .device import autocast, resolve_device, rng_state, seed_everything, set_rng_state
+from .device import autocast, flush_denormals, resolve_device, rng_state, seed_everything, set_rng_state
 
 
 @estimator
@@ -60,12 +62,13 @@ class DeepClusterer(BaseClusterer):
     max_bytes: int | None = None   # memory budget of the data (None: engine.data.DEFAULT_MAX_BYTES)
     deterministic: bool = False    # torch.use_deterministic_algorithms during fit, no bf16 autocast
     precision: str = "auto"        # "auto" (bf16 on capable GPUs) | "fp32" | "bf16" | "bf16-native"
+    flush_denormals: bool = True   # CPU: subnormal floats flushed to zero during fit (device.flush_denormals)
 
     uses_images: ClassVar[bool] = False  # conv methods: X must be images (or square)
     embed_batch_size: ClassVar[int] = 1024
 
     def fit(self, X, y=None):
-        with deterministic_algorithms(self.deterministic):
+        with deterministic_algorithms(self.deterministic), flush_denormals(self.flush_denormals):
             return super().fit(X, y)
 
     def _make_fit(self, X, y, *, image_shape=None) -> "Fit":

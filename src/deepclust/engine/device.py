@@ -40,6 +40,24 @@ def native_bf16(device: torch.device) -> bool:
     return False
 
 
+@contextlib.contextmanager
+def flush_denormals(enabled: bool = True):
+    """CPU arithmetic with subnormal floats flushed to zero inside the block (torch.set_flush_denormal),
+    switched off again afterwards (torch's default).
+
+    Why: Adam's moment estimates of weights whose gradient is exactly zero (dead ReLU units) decay
+    geometrically into the subnormal range (< 1.2e-38), where x86 arithmetic is many times slower; a
+    DEC pretraining on USPS slowed from 1.2 to 2 s per epoch over 50 epochs without it
+    (benchmarks/results/throughput/denormals-dec-usps.json). Only values below 1.2e-38 change (to 0)."""
+    if not enabled or not torch.set_flush_denormal(True):  # False: this CPU cannot (no SSE3)
+        yield
+        return
+    try:
+        yield
+    finally:
+        torch.set_flush_denormal(False)
+
+
 def autocast(device: torch.device, enabled: bool = True, precision: str = "auto"):
     """Mixed precision of the training steps.
 
