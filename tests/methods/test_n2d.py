@@ -1,0 +1,39 @@
+"""N2D: autoencoder + UMAP + GMM (methods/n2d.py)."""
+import numpy as np
+import pytest
+
+from deepclust.errors import InvalidInputError
+from deepclust.methods import get
+from deepclust.metrics import acc
+
+umap = pytest.importorskip("umap")
+
+
+def test_budget_in_steps_gives_the_same_training_on_small_and_large_data():
+    N2D = get("n2d")
+    est = N2D(pretrain_steps=3000, batch_size=256)
+    assert est._pretrain_epochs(400) == 1500     # 2 steps per epoch
+    assert est._pretrain_epochs(9298) == 82      # 37 steps per epoch
+    assert est._pretrain_epochs(70000) == 11     # 274 steps per epoch
+    assert N2D()._pretrain_epochs(400) == 1000   # paper: epochs
+    assert N2D.from_preset("paper").pretrain_steps is None
+
+
+def test_n2d_clusters_digits_well_above_kmeans_in_a_smoke_budget():
+    from deepclust.datasets import load_dataset
+    ds = load_dataset("digits")
+    est = get("n2d")(n_clusters=10, pretrain_steps=300, pretrain_lr=2e-3, verbose=0)
+    est.fit(ds.X, ds.y)
+    assert est.head_.kind == "umap-gmm" and est.paper_head == "umap-gmm"
+    assert est.transform(ds.X[:5]).shape == (5, 10)  # embedding dimension = n_clusters
+    # k-means on these pixels scores ~0.67-0.79; the manifold head on a briefly trained AE clears it
+    assert acc(ds.y, est.labels_) > 0.8
+    row = est.history_[-1]
+    assert row["phase"] == "final_clusterer" and row["n_neighbors"] == 20 and row["inner"]["covariance_type"] == "diag"
+
+
+def test_n2d_parameters_are_checked():
+    X = np.random.default_rng(0).normal(size=(50, 8)).astype(np.float32)
+    for bad in ({"autoencoder": "cnn"}, {"pretrain_steps": 0}, {"latent_dim": -1}, {"pretrain_lr": 0}):
+        with pytest.raises(InvalidInputError):
+            get("n2d")(n_clusters=3, verbose=0, **bad).fit(X)
