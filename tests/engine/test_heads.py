@@ -101,3 +101,21 @@ def test_bad_final_clusterer_fails_before_training():
                      final_clusterer_params={"neighbours": 3})
     with pytest.raises(InvalidInputError, match="unknown parameter"):
         est.fit(Z)
+
+
+def test_random_affine_is_a_pure_function_of_the_step_and_keeps_shapes():
+    import torch
+    from deepclust.engine.augment import random_affine
+    x = torch.zeros(4, 1, 16, 16)
+    x[:, :, 6:10, 6:10] = 1.0
+    a = random_affine(x, (1, 16, 16), seed=0, step=3)
+    b = random_affine(x, (1, 16, 16), seed=0, step=3)
+    c = random_affine(x, (1, 16, 16), seed=0, step=4)
+    assert a.shape == x.shape and torch.equal(a, b) and not torch.equal(a, c)
+    assert not torch.allclose(a, x)  # moved
+    flat = random_affine(x.reshape(4, -1), (1, 16, 16), seed=0, step=3)
+    assert torch.equal(flat, a.reshape(4, -1))
+    same = random_affine(x, (1, 16, 16), rotation=0.0, shift=0.0, seed=0, step=3)
+    assert torch.allclose(same, x, atol=1e-5)
+    # mass is preserved up to interpolation (the square stays inside the image)
+    assert torch.allclose(a.sum((1, 2, 3)), x.sum((1, 2, 3)), rtol=0.15)

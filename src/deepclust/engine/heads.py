@@ -166,10 +166,12 @@ class UMAPHead(Head):
 
     def __init__(self, n_clusters: int, inner: str = "gmm", random_state=0, n_neighbors: int | str = "auto",
                  min_dist: float = 0.0, metric: str = "euclidean", n_components: int | None = None,
-                 max_fit_samples: int | None = 100_000, n_init: int | None = None, verbose: int = 0):
+                 max_fit_samples: int | None = 100_000, n_init: int | None = None, covariance_type: str = "auto",
+                 verbose: int = 0):
         self.n_clusters, self.inner, self.random_state = n_clusters, inner, random_state
         self.n_neighbors, self.min_dist, self.metric = n_neighbors, min_dist, metric
         self.n_components, self.max_fit_samples, self.n_init, self.verbose = n_components, max_fit_samples, n_init, verbose
+        self.covariance_type = covariance_type
         self.kind = f"umap-{inner}"
 
     def _umap(self, n: int):
@@ -213,9 +215,11 @@ class UMAPHead(Head):
         self.fit_subsample_ = None if idx is None else int(len(idx))
         self.embedding_ = U.astype(np.float32)
         inner = self.inner
-        if inner == "gmm" and auto_covariance(n, self.n_clusters, U.shape[1]) == "spherical":
+        if (inner == "gmm" and self.covariance_type == "auto"
+                and auto_covariance(n, self.n_clusters, U.shape[1]) == "spherical"):
             inner = "kmeans"  # too few samples per cluster for a richer GMM (module docstring)
-        self.inner_ = _flat_head(inner, self.n_clusters, self.random_state, self.n_init).fit(self.embedding_)
+        self.inner_ = _flat_head(inner, self.n_clusters, self.random_state, self.n_init,
+                                 self.covariance_type).fit(self.embedding_)
         self.labels_ = self.inner_.labels_
         return self
 
@@ -274,11 +278,11 @@ class SpectralHead(Head):
         return {"kind": self.kind, "n_neighbors": self.n_neighbors, "max_fit_samples": self.max_fit_samples}
 
 
-def _flat_head(kind: str, n_clusters: int, random_state, n_init: int | None) -> Head:
+def _flat_head(kind: str, n_clusters: int, random_state, n_init: int | None, covariance_type: str = "auto") -> Head:
     if kind == "kmeans":
         return KMeansHead(n_clusters, random_state, n_init=n_init or 20)
     if kind == "gmm":
-        return GMMHead(n_clusters, random_state, n_init=n_init or 10)
+        return GMMHead(n_clusters, random_state, n_init=n_init or 10, covariance_type=covariance_type)
     raise UnknownNameError(f"unknown clustering head {kind!r}")
 
 
