@@ -9,8 +9,9 @@ Datasets (built here from data we have; none is used to choose anything):
   usps-300           300 random USPS images (k = 10)
   digits-300         300 random sklearn 8x8 digits (k = 10)
 Rows: k-means on the pixels (n_init 10); N2D with the `fast` preset (budget in optimiser steps, the heads'
-data-size rules); N2D with the `fast` preset but the paper's fixed UMAP/GMM settings (n_neighbors 20, full
-covariance); the recipe that failed on a held-out small set: 50 AE epochs, n_neighbors 20, full GMM.
+data-size rules, the stability fallback to k-means on the pixels); the same without the fallback; without the
+fallback and with the paper's fixed UMAP/GMM settings (n_neighbors 20, full covariance); the recipe that
+failed on a held-out small set: 50 AE epochs, n_neighbors 20, full GMM.
 Writes benchmarks/results/n2d/small-data.json.
 """
 from __future__ import annotations
@@ -40,9 +41,10 @@ def datasets(seed: int):
 
 
 VARIANTS = {
-    "n2d-fast (default rules)": ("fast", {}),
-    "n2d-fast, paper head settings (n_neighbors 20, full GMM)": (
-        "fast", {"final_clusterer_params": {"n_neighbors": 20, "covariance_type": "full"}}),
+    "n2d-fast (data-size rules + stability fallback)": ("fast", {}),
+    "n2d-fast without the fallback": ("fast", {"fallback": "none"}),
+    "n2d-fast, paper head settings (n_neighbors 20, full GMM), no fallback": (
+        "fast", {"fallback": "none", "final_clusterer_params": {"n_neighbors": 20, "covariance_type": "full"}}),
     "50 AE epochs, paper head settings": (
         "paper", {"pretrain_epochs": 50, "final_clusterer_params": {"n_neighbors": 20, "covariance_type": "full"}}),
 }
@@ -73,9 +75,10 @@ def main(argv=None):
             for label, (preset, over) in VARIANTS.items():
                 t = time.process_time()
                 est = get("n2d").from_preset(preset, n_clusters=k, random_state=seed, verbose=0, **over).fit(X)
+                fb = [r for r in est.history_ if r.get("phase") == "fallback"]
                 rows.append({"dataset": name, "seed": seed, "n": len(X), "k": k, "variant": label,
                              **evaluate(y, est.labels_), "cpu_seconds": round(time.process_time() - t, 1),
-                             "head": est.head_.describe()})
+                             "head": est.head_.describe(), "fallback": fb[0] if fb else None})
                 print({k2: v for k2, v in rows[-1].items() if k2 != "head"}, flush=True)
             summary = {}
             for r in rows:

@@ -37,3 +37,26 @@ def test_n2d_parameters_are_checked():
     for bad in ({"autoencoder": "cnn"}, {"pretrain_steps": 0}, {"latent_dim": -1}, {"pretrain_lr": 0}):
         with pytest.raises(InvalidInputError):
             get("n2d")(n_clusters=3, verbose=0, **bad).fit(X)
+
+
+def test_stability_fallback_scores_both_partitions_and_predicts_from_the_chosen_input():
+    rng = np.random.default_rng(0)
+    centres = rng.normal(scale=6.0, size=(3, 12))
+    y = np.repeat(np.arange(3), 40)
+    X = (centres[y] + rng.normal(size=(120, 12))).astype(np.float32)
+    est = get("n2d")(n_clusters=3, hidden=(32,), pretrain_steps=40, verbose=0, fallback="stability",
+                     final_clusterer_params={"n_runs": 1, "n_init": 2})
+    est.fit(X)
+    row = [r for r in est.history_ if r["phase"] == "fallback"][0]
+    assert 0.0 <= row["stability_head"] <= 1.0 and 0.0 <= row["stability_raw_kmeans"] <= 1.0
+    assert row["chosen"] in ("umap-gmm", "umap-kmeans", "raw k-means")
+    assert acc(y, est.labels_) == 1.0  # blobs this far apart: either partition is right
+    assert np.array_equal(est.predict(X), est.labels_)
+    # the raw-feature head is used by predict when the fallback chose it
+    from deepclust.engine.heads import fit_head
+    est.head_, est.head_input_ = fit_head(X, 3, "kmeans", random_state=0), "raw"
+    assert np.array_equal(est.predict(X), est.head_.labels_)
+    # above fallback_max_samples the check does not run
+    est2 = get("n2d")(n_clusters=3, hidden=(32,), pretrain_steps=40, verbose=0, fallback="stability",
+                      fallback_max_samples=100, final_clusterer_params={"n_runs": 1, "n_init": 2}).fit(X)
+    assert not [r for r in est2.history_ if r["phase"] == "fallback"]

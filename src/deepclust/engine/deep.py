@@ -135,12 +135,19 @@ class DeepClusterer(BaseClusterer):
         self.phase_seconds_ = {**getattr(self, "phase_seconds_", {}), "final_clusterer": seconds}
         self.fit_seconds_ = getattr(self, "fit_seconds_", 0.0) + seconds
 
+    def _head_features(self, X):
+        """What the fitted head reads: the learned embedding (N2D's small-data fallback reads raw features)."""
+        if getattr(self, "head_input_", "embedding") == "raw":
+            X = self._check_new(X)
+            return np.asarray(X, dtype=np.float32).reshape(len(X), -1)
+        return self.transform(X)
+
     def predict(self, X):
         """Cluster of each sample of X: the final head's assignment of its embedding when a head was fitted,
         else the method's own rule."""
         if getattr(self, "head_", None) is not None:
             self._check_fitted()
-            return np.asarray(self.head_.predict(self.transform(X)), dtype=np.int64)
+            return np.asarray(self.head_.predict(self._head_features(X)), dtype=np.int64)
         return super().predict(X)
 
     def _make_fit(self, X, y, *, image_shape=None) -> "Fit":
