@@ -60,3 +60,31 @@ def test_stability_fallback_scores_both_partitions_and_predicts_from_the_chosen_
     est2 = get("n2d")(n_clusters=3, hidden=(32,), pretrain_steps=40, verbose=0, fallback="stability",
                       fallback_max_samples=100, final_clusterer_params={"n_runs": 1, "n_init": 2}).fit(X)
     assert not [r for r in est2.history_ if r["phase"] == "fallback"]
+
+
+def test_a_killed_autoencoder_phase_resumes_to_the_same_result(tmp_path, monkeypatch):
+    from deepclust.datasets import load_dataset
+    from deepclust.engine.data import DataSource
+    ds = load_dataset("digits", subset=400)
+    kw = dict(n_clusters=10, hidden=(64, 32), pretrain_steps=30, verbose=0, random_state=3, augment="affine",
+              final_clusterer_params={"n_runs": 1, "n_init": 2})
+    ref = get("n2d")(**kw).fit(ds.X)
+    calls, orig = {"n": 0}, DataSource.batch
+
+    def flaky(self, idx):
+        calls["n"] += 1
+        if calls["n"] == 17:
+            raise KeyboardInterrupt
+        return orig(self, idx)
+
+    monkeypatch.setattr(DataSource, "batch", flaky)
+    ck = tmp_path / "ck"
+    with pytest.raises(KeyboardInterrupt):
+        get("n2d")(**kw, checkpoint_dir=str(ck), checkpoint_every=2).fit(ds.X)
+    monkeypatch.setattr(DataSource, "batch", orig)
+    resumed = get("n2d")(**kw, checkpoint_dir=str(ck), checkpoint_every=2, resume=True).fit(ds.X)
+    # the autoencoder phase resumes where it stopped and ends where the uninterrupted run ended (to float
+    # rounding, ~3e-7 here); the head is then fitted on that embedding (seeded: test_heads checks determinism)
+    np.testing.assert_allclose(resumed.transform(ds.X), ref.transform(ds.X), rtol=1e-5, atol=1e-5)
+    pre = [r for r in resumed.history_ if r.get("phase") == "pretrain"]
+    assert pre[-1]["epoch"] == resumed._pretrain_epochs(400) and len(resumed.labels_) == 400
