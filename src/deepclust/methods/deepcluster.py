@@ -26,7 +26,7 @@ Deviations / judgement calls:
 - Autoencoder: the release ships fine-tuned weights of a 4-layer sigmoid deep autoencoder (Hinton-style
   DAE) without the script that made them. We pretrain the library's deep-clustering autoencoder
   d-500-500-2000-10 (that of DEC [22], also cited by DCAN) end to end with Adam (engine
-  `pretrain_autoencoder`, as AEKMeans/DEC: 200 epochs at `paper`, 50 at `cpu`), linear decoder output,
+  `pretrain_autoencoder`, as AEKMeans/DEC: 200 epochs at `paper`, 30 at `cpu`), linear decoder output,
   MSE reconstruction (the release also switched to MSE).
 - The GMM covariances get 1e-5 I added (the release adds it only when inverting) and the responsibilities
   are computed in the log domain.
