@@ -65,8 +65,10 @@ Chosen without labels: on planted clusters (tests/methods/test_dcan.py) the rule
 the initial codes is kept (ARI to it) and the silhouette of the codes rises"; the paper-literal D with 16
 hidden units, one step and equal learning rates let codes cross clusters (ARI 0.72-0.78) or saturate
 (USPS: every code in a corner of the tanh cube within 50 steps at lr 1e-3 with a non-saturating loss).
-Measured effect: the repaired DCAN keeps the pretrained partition (USPS ~0.66, MNIST-test 14x14 ~0.6) but
-does not sharpen it towards the paper's 0.83 / 0.86; see the report.
+Measured effect (USPS seed 0): the repaired DCAN keeps the pretrained partition (k-means on the pretrained
+codes 0.660 -> 0.657 after 500 iterations, 0.658 after 3,000) but does not sharpen it towards the paper's
+0.83; with the target at the class means (an oracle, diagnosis only) the game still does not pull the codes
+to it. See docs/reproductions/004_dcan.md.
 
 Reproduction status (benchmarks/dcan_paper.py, benchmarks/results/dcan/SUMMARY-paper.md): with the paper's
 settings DCAN does NOT reproduce Tables III/IV -- on USPS and MNIST-test 14x14 it ends below k-means on
