@@ -5,6 +5,8 @@ usage:
   python benchmarks/dcan_paper.py                      # main tables, paper preset, seeds 0-4
   python benchmarks/dcan_paper.py --ablation           # Table VII rerun on USPS (seeds 0-2)
   python benchmarks/dcan_paper.py --variants           # DCAN option sensitivity on USPS (seeds 0-2)
+  python benchmarks/dcan_paper.py --jobs dcan:repaired abc:pretrained dc-kmeans:cpu dc-gmm:cpu \
+         dcan:repaired:iter5000 --seeds 0 1 2   # the repairs / rebuilt baselines (issue 15), SUMMARY-repairs.md
   options: --preset paper|cpu|smoke  --seeds 0 1 2  --datasets usps mnist-test  --methods dcan abc ...
 
 Writes benchmarks/results/<method>/<dataset>-<preset>[-tag].json (k-means: <dataset>-paper-dcan.json) and benchmarks/results/dcan/SUMMARY-<preset>.md.
@@ -44,14 +46,39 @@ TABLE7_SVHN = {  # 004 Table VII, SVHN (ACC / NMI), for reference next to our US
     "lambda0.1-iter0": {"acc": 0.7274, "nmi": 0.7048}, "lambda0.1": {"acc": 0.8872, "nmi": 0.7783}}
 
 
-def budget_of(method, preset):
+def budget_of(method, preset, overrides=None):
     if method in BUDGET:
         return BUDGET[method]
     from deepclust.methods import get
-    p = {**{f: get(method).__dataclass_fields__[f].default for f in ("n_iter", "batch_size", "cluster_batch")},
-         **get(method).presets.get(preset, {})}
-    return (f"{p['n_iter']} iterations x minibatch {p['batch_size']}, clustering batch {p['cluster_batch']}, "
-            "momentum SGD; final k-means n_init=10")
+    cls = get(method)
+    p = {**{f: v.default for f, v in cls.__dataclass_fields__.items()}, **cls.presets.get(preset, {}),
+         **(overrides or {})}
+    if "admm_iters" in p:  # DeepCluster (methods/deepcluster.py)
+        return (f"pretrain {p['pretrain_epochs']} epochs (Adam, batch {p['batch_size']}) + {p['admm_iters']} ADMM "
+                f"iterations (1 epoch of batch {p['admm_batch_size']} each, AdaDelta), rho {p['rho']:g}")
+    pre = f"pretrain {p['pretrain_epochs']} epochs (Adam) + " if p.get("pretrain_epochs") else ""
+    return (f"{pre}{p['n_iter']} iterations x minibatch {p['batch_size']}, clustering batch {p['cluster_batch']}, "
+            f"momentum SGD lr {p['lr']:g}; final k-means n_init={p['n_init']}")
+
+
+JOB_OVERRIDES = {"iter5000": {"n_iter": 5000}}  # tag -> overrides, for --jobs method:preset:tag
+
+
+def jobs(a):
+    """--jobs method:preset[:tag]: each on every dataset, seeds a.seeds; paper numbers beside (Tables III/IV)."""
+    rows = []
+    for job in a.jobs:
+        method, preset, *tag = job.split(":")
+        tag = tag[0] if tag else None
+        ov = JOB_OVERRIDES.get(tag, {}) if tag else {}
+        for d in a.datasets:
+            paper = PAPER[d].get(method)
+            rec = benchmark(method, d, preset, a.seeds,
+                            paper={"acc": paper, "source": SOURCE[d]} if paper is not None else None,
+                            dataset_kwargs=DATA[d], budget=budget_of(method, preset, ov), device=a.device,
+                            overrides=ov or None, tag=tag)
+            rows.append((d, f"{method} [{preset}{'' if tag is None else ' ' + tag}]", rec))
+    return rows
 
 
 def main_tables(a):
@@ -131,10 +158,15 @@ if __name__ == "__main__":
     ap.add_argument("--lambdas", type=float, nargs="+", default=[0.0, 0.1, 1.0])
     ap.add_argument("--ablation", action="store_true", help="run the Table VII lambda_3 ablation instead")
     ap.add_argument("--variants", action="store_true", help="run DCAN option variants on USPS instead")
+    ap.add_argument("--jobs", nargs="+", help="method:preset[:tag] runs (the repairs); writes SUMMARY-repairs.md")
+    ap.add_argument("--summary", default=None, help="summary file name (default by mode)")
     ap.add_argument("--device", default="cpu")
     a = ap.parse_args()
     t = time.time()
-    if a.ablation:
+    if a.jobs:
+        rows = jobs(a)
+        name, title = "SUMMARY-repairs.md", "DCAN repaired, ABC pretrained, DeepCluster baselines vs 004 Tables III/IV"
+    elif a.ablation:
         rows = ablation(a)
         name, title = f"ABLATION-{a.preset}.md", "004 Table VII (lambda_3 of ABC) rerun on USPS"
     elif a.variants:
@@ -143,4 +175,4 @@ if __name__ == "__main__":
     else:
         rows = main_tables(a)
         name, title = f"SUMMARY-{a.preset}.md", "DCAN and baselines vs 004 Tables III/IV"
-    summary(rows, Path(RESULTS_DIR) / "dcan" / name, title, time.time() - t)
+    summary(rows, Path(RESULTS_DIR) / "dcan" / (a.summary or name), title, time.time() - t)

@@ -47,6 +47,29 @@ Deviations / judgement calls (spec section):
   run reproduces an uninterrupted one exactly.
 - Not implemented: the cluster-conditional discriminator (§9.1.5, a non-paper option).
 
+Repair (preset "repaired", docs/reproductions/004_dcan.md). In Algorithm 1 the positives are drawn from
+Gaussians re-fitted to the codes' own clusters every step (eq. 17), so the target follows the codes and
+the discriminator has nothing to teach: D(real) ~ D(fake) ~ 0.5 while the codes drift and saturate. The
+repair changes three things, each a parameter (defaults = the paper):
+- `target="fixed"`: k-means (n_init 20) once on the codes of ALL points after pretraining; eta_k stay at
+  those centres for the whole run, and the positives of cluster k are N(eta_k, s_k^2 I) with s_k^2 =
+  `target_shrink` (0.25) x the mean per-dimension within-cluster variance of that initial cluster, i.e.
+  half the codes' spread (`fixed_target_variance`). Assignment: nearest fixed centre. No eq.-(17) refit.
+- `pretrain_epochs=50`: the encoder/decoder pair is first trained on reconstruction (Adam 1e-3, batch 256,
+  as the cited baselines start from a trained autoencoder); the decoder is then unused (lambda_rec = 0).
+- a discriminator that can answer "does z belong to the ASSIGNED cluster?" (Table I): `disc_condition=True`
+  (input = z and the one-hot assignment, spec §9.1.5), 64 hidden units, `update="alternating"` with
+  `disc_steps=5` D steps per encoder step, D learning rate 1e-3 and encoder 1e-4 (two time scales, so D
+  stays near the optimum that Lemma 2 assumes).
+Chosen without labels: on planted clusters (tests/methods/test_dcan.py) the rule was "the partition of
+the initial codes is kept (ARI to it) and the silhouette of the codes rises"; the paper-literal D with 16
+hidden units, one step and equal learning rates let codes cross clusters (ARI 0.72-0.78) or saturate
+(USPS: every code in a corner of the tanh cube within 50 steps at lr 1e-3 with a non-saturating loss).
+Measured effect (USPS seed 0): the repaired DCAN keeps the pretrained partition (k-means on the pretrained
+codes 0.660 -> 0.657 after 500 iterations, 0.658 after 3,000) but does not sharpen it towards the paper's
+0.83; with the target at the class means (an oracle, diagnosis only) the game still does not pull the codes
+to it. See docs/reproductions/004_dcan.md.
+
 Reproduction status (benchmarks/dcan_paper.py, benchmarks/results/dcan/SUMMARY-paper.md): with the paper's
 settings DCAN does NOT reproduce Tables III/IV -- on USPS and MNIST-test 14x14 it ends below k-means on
 its own untrained encoder's codes (its starting point); the discriminator cannot tell the moment-matched
@@ -91,6 +114,7 @@ def auto_architecture(input_dim: int) -> tuple[tuple, int, tuple]:
 
 # ---- clustering in latent space (spec §3.5) -------------------------------------------------------
 ASSIGN_RULES = ("kmeans", "gmm")
+TARGETS = ("refit", "fixed")
 VARIANCES = ("diag", "spherical", "fixed", "zero")
 
 
@@ -136,6 +160,13 @@ def sampling_variance(var: torch.Tensor, mode: str, fixed: float = 1.0) -> torch
     return torch.zeros_like(var)
 
 
+def fixed_target_variance(var: torch.Tensor, shrink: float) -> torch.Tensor:
+    """The repaired target's variance: per cluster, `shrink` x the mean (over dimensions) of its initial
+    within-cluster variance, the same in every dimension. shrink < 1 makes the positives tighter than the
+    codes they are paired with, so the discriminator learns 'near the assigned centre' = real."""
+    return (shrink * var.mean(dim=1, keepdim=True)).expand_as(var).contiguous()
+
+
 def sample_real(eta: torch.Tensor, var: torch.Tensor, k: torch.Tensor, gen: torch.Generator | None = None):
     """z~_n ~ N(eta_{k_n}, diag(var_{k_n})): the discriminator's 'real' inputs (T = 1, path B)."""
     eps = torch.randn(len(k), eta.shape[1], generator=gen).to(eta.device)
@@ -165,6 +196,8 @@ class LatentClusteringBase(DeepClusterer):
     momentum: float = 0.9
     n_init: int = 10
     log_every: int = 100
+    target: str = "refit"        # "refit" (paper, eq. 17 every step) | "fixed" (repair: set once, never moved)
+    target_shrink: float = 0.25  # target="fixed": positives' variance = shrink x initial within-cluster variance
 
     uses_clusters: ClassVar[bool] = True
 
@@ -190,6 +223,10 @@ class LatentClusteringBase(DeepClusterer):
             raise InvalidInputError(f"{name}: lr must be > 0 (the paper uses 1e-5 .. 1e-3), got {self.lr!r}")
         if not 0 <= self.momentum < 1:
             raise InvalidInputError(f"{name}: momentum must be in [0, 1), got {self.momentum!r}")
+        if self.target not in TARGETS:
+            raise InvalidInputError(f"{name}: target must be one of {TARGETS}, got {self.target!r}")
+        if not 0 < self.target_shrink <= 1:
+            raise InvalidInputError(f"{name}: target_shrink must be in (0, 1], got {self.target_shrink!r}")
         if not self.fixed_var > 0 or not self.var_floor > 0:
             raise InvalidInputError(f"{name}: fixed_var and var_floor must be > 0")
         if self.uses_clusters and self.cluster_batch < self.n_clusters:
@@ -238,21 +275,25 @@ class LatentClusteringBase(DeepClusterer):
 
         if self.uses_clusters:
             def init():
-                idx = torch.randperm(n, generator=generator(fit.seed, "init-batch"))[:m]
+                # paper: k-means on M random codes; fixed target: on every code (the target is set once)
+                idx = (torch.randperm(n, generator=generator(fit.seed, "init-batch"))[:m] if self.target == "refit"
+                       else torch.arange(n))
                 z0 = self._embed(fit, idx)
                 centers, labels = kmeans(z0, self.n_clusters, n_init=self.n_init, seed=fit.seed)
                 eta = torch.as_tensor(centers, device=fit.device)
                 var = torch.ones_like(eta)
-                s.eta, s.var = cluster_stats(z0, torch.as_tensor(labels, device=fit.device), eta, var,
-                                             self.var_floor)
-                return {}
+                labels = torch.as_tensor(labels, device=fit.device)
+                s.eta, s.var = cluster_stats(z0, labels, eta, var, self.var_floor)
+                if self.target == "fixed":  # one spherical variance per cluster, shrunk (see fixed_target)
+                    s.var = fixed_target_variance(s.var, self.target_shrink)
+                return fit.monitor(labels) if self.target == "fixed" and len(idx) == n else {}
             fit.once("init", init)
 
         def iteration(i: int):
             gen = generator(fit.seed, "iteration", i)
             idx = torch.randperm(n, generator=gen)[:m]
             logs = {}
-            if self.uses_clusters:
+            if self.uses_clusters and self.target == "refit":  # eq. (17) on the current codes
                 z_c = self._embed(fit, idx)
                 for _ in range(self.cluster_iters):
                     s.eta, s.var, _lab = lloyd_step(z_c, s.eta, s.var, self.assign, self.var_floor)
@@ -304,6 +345,11 @@ def _check_dims(name, field, dims):
 
 
 GEN_LOSSES = ("saturating", "non_saturating")
+# The named repair (preset "repaired"; module docstring "Repair"): a target that does not follow the codes,
+# a pretrained encoder, and a discriminator kept near its optimum.
+REPAIRED = {"target": "fixed", "target_shrink": 0.25, "pretrain_epochs": 50, "disc_condition": True,
+            "disc_hidden": (64,), "update": "alternating", "disc_steps": 5, "lr": 1e-4, "lr_disc": 1e-3,
+            "n_init": 20}
 UPDATES = ("simultaneous", "alternating")
 
 
@@ -315,6 +361,9 @@ class DCAN(LatentClusteringBase):
     X: N x D features (raw pixels, CNN features, tf-idf) or images (flattened)."""
 
     disc_hidden: tuple | None = None
+    disc_condition: bool = False  # True: D sees (z, one-hot assigned cluster) -- spec §9.1.5, not the paper
+    disc_steps: int = 1           # D updates per encoder update (update="alternating" only; the paper: 1)
+    lr_disc: float | None = None  # D's learning rate (None: lr, as in the paper)
     generator_loss: str = "saturating"
     update: str = "simultaneous"
     lambda_rec: float = 0.0
@@ -324,6 +373,7 @@ class DCAN(LatentClusteringBase):
 
     presets: ClassVar[dict] = {"paper": {},
                                "cpu": {},  # the paper's budget (500 x 16 samples) already fits a CPU
+                               "repaired": dict(REPAIRED),
                                "smoke": {"n_iter": 60, "n_init": 3, "cluster_batch": 300, "log_every": 30}}
 
     def _check_params(self):
@@ -336,6 +386,12 @@ class DCAN(LatentClusteringBase):
             raise InvalidInputError(f"{name}: update must be one of {UPDATES}, got {self.update!r}")
         if not self.lambda_rec >= 0:
             raise InvalidInputError(f"{name}: lambda_rec must be >= 0 (0 = the paper's DCAN), got {self.lambda_rec!r}")
+        if not isinstance(self.disc_steps, int) or self.disc_steps < 1:
+            raise InvalidInputError(f"{name}: disc_steps must be an integer >= 1, got {self.disc_steps!r}")
+        if self.disc_steps > 1 and self.update != "alternating":
+            raise InvalidInputError(f"{name}: disc_steps > 1 needs update='alternating'")
+        if self.lr_disc is not None and not self.lr_disc > 0:
+            raise InvalidInputError(f"{name}: lr_disc must be > 0 or None, got {self.lr_disc!r}")
         if not isinstance(self.pretrain_epochs, int) or self.pretrain_epochs < 0:
             raise InvalidInputError(f"{name}: pretrain_epochs must be an integer >= 0, got {self.pretrain_epochs!r}")
 
@@ -347,10 +403,12 @@ class DCAN(LatentClusteringBase):
         s = fit.state
         s.ae = TanhAutoencoder(input_dim, hidden, latent, self.latent_act,
                                decoder=self._needs_decoder()).to(fit.device)
-        s.D = Discriminator(latent, tuple(self.disc_hidden) if self.disc_hidden is not None else disc).to(fit.device)
+        d_in = latent + (self.n_clusters if self.disc_condition else 0)
+        s.D = Discriminator(d_in, tuple(self.disc_hidden) if self.disc_hidden is not None else disc).to(fit.device)
         g_params = list(s.ae.parameters()) if self.lambda_rec > 0 else list(s.ae.encoder.parameters())
         s.opt_G = self._sgd(g_params)
-        s.opt_D = self._sgd(s.D.parameters())
+        s.opt_D = torch.optim.SGD(s.D.parameters(), lr=self.lr if self.lr_disc is None else self.lr_disc,
+                                  momentum=self.momentum)
 
     def _before_training(self, fit):
         if self.pretrain_epochs:
@@ -367,17 +425,22 @@ class DCAN(LatentClusteringBase):
         return {"discriminator_": s.D.eval(), **({"autoencoder_": s.ae} if s.ae.decoder is not None else {})}
 
     def _train_step(self, fit, s, i, xb, gen):
-        G, D = s.ae.encoder, s.D
+        G = s.ae.encoder
         z = G(xb)
         with torch.no_grad():
             k = assign_clusters(z.detach(), s.eta, s.var, self.assign)
             z_real = sample_real(s.eta, sampling_variance(s.var, self.variance, self.fixed_var), k, gen)
+        if self.disc_condition:  # real and fake of sample n carry the same cluster one-hot
+            onehot = F.one_hot(k, self.n_clusters).to(z.dtype)
+            D = lambda v: s.D(torch.cat([v, onehot], dim=1))  # noqa: E731
+        else:
+            D = s.D
         logit_real = D(z_real)
         logit_fake = D(z.detach())
         loss_d = (F.binary_cross_entropy_with_logits(logit_real, torch.ones_like(logit_real))
                   + F.binary_cross_entropy_with_logits(logit_fake, torch.zeros_like(logit_fake)))
         g_params = [p for grp in s.opt_G.param_groups for p in grp["params"]]
-        d_params = list(D.parameters())
+        d_params = list(s.D.parameters())
 
         def gen_loss():
             logit = D(z)
@@ -401,9 +464,16 @@ class DCAN(LatentClusteringBase):
             s.opt_D.step()
             s.opt_G.step()
         else:
-            s.opt_D.zero_grad(set_to_none=True)
-            loss_d.backward()
-            s.opt_D.step()
+            for j in range(self.disc_steps):  # extra D steps: fresh positives, the same codes
+                if j:
+                    with torch.no_grad():
+                        z_real = sample_real(s.eta, sampling_variance(s.var, self.variance, self.fixed_var), k, gen)
+                    logit_real, logit_fake = D(z_real), D(z.detach())
+                    loss_d = (F.binary_cross_entropy_with_logits(logit_real, torch.ones_like(logit_real))
+                              + F.binary_cross_entropy_with_logits(logit_fake, torch.zeros_like(logit_fake)))
+                s.opt_D.zero_grad(set_to_none=True)
+                loss_d.backward()
+                s.opt_D.step()
             lg, loss_g = gen_loss()
             g_g = torch.autograd.grad(loss_g, g_params)
             for p, g in zip(g_params, g_g):
