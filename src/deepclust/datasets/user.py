@@ -145,10 +145,6 @@ def _read_csv(path, label_column, meta):
             meta["label_column"] = named[0]
             log.warning("%s: column %r is read as the labels (used only to score the clustering, never to fit); "
                         "pass label_column=None (--label-column none) to read it as a feature", path, named[0])
-    elif label_column is None and has_header:
-        named = [t for t in tokens if t.lower() in LABEL_NAMES]
-        if named:
-            log.warning("%s: column(s) %s read as features (label_column=None)", path, named)
     elif label_column is not None:
         meta["label_column"] = label_column
     if isinstance(label_column, str):

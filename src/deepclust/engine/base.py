@@ -34,7 +34,7 @@ class BaseClusterer(ClusterMixin, BaseEstimator):
     # the CLI applies them with every preset (explicit --scale/--resize win) and `deepclust methods NAME` shows them
     paper_data: ClassVar[dict] = {}
     # numeric parameters allowed below 0 (every other number must be >= 0; see validate_params)
-    signed_params: ClassVar[frozenset] = frozenset()
+    signed_params: ClassVar[frozenset] = frozenset({"n_jobs"})  # n_jobs=-1: all cores (scikit-learn's convention)
     uses_images: ClassVar[bool] = False  # X must be images (or flattened square images)
 
     # ---- public API ---------------------------------------------------------------------------
