@@ -454,10 +454,10 @@ def cmd_fit(args) -> int:
                        history_file=str(run.path / "history.jsonl"))
     log.info("fit %s on %s (%d samples), preset %s, seed %s", method, dataset, len(ds.X), preset, seed)
     try:
-        t_fit = time.time()
+        t_fit, c_fit = time.time(), time.process_time()
         est.fit(ds.X, ds.y)
-        fit_wall = time.time() - t_fit
-        post = _write_run(run, est, ds, args, fit_wall, deep)
+        fit_wall, fit_cpu = time.time() - t_fit, time.process_time() - c_fit
+        post = _write_run(run, est, ds, args, fit_wall, deep, fit_cpu)
     except BaseException as e:
         run.fail(e)
         hint = (f"resume with `deepclust fit --resume {run.path}`" if deep and run.has_checkpoint() else
@@ -510,13 +510,14 @@ def _source_index(ds) -> "np.ndarray":
     return subset_indices(int(step["from"]), int(step["n"]), int(step["seed"]))
 
 
-def _write_run(run, est, ds, args, fit_wall: float, deep: bool) -> dict:
+def _write_run(run, est, ds, args, fit_wall: float, deep: bool, fit_cpu: float | None = None) -> dict:
     """Everything after training: labels, assignments, embedding, model, plots, metrics. Returns the
     metrics (with the seconds each part took)."""
     import numpy as np
     from .engine.io import write_json, write_npy
     from .metrics import evaluate
     t = {}
+    c_start = time.process_time()
     t0 = time.time()
     emb = None
     if deep:
@@ -562,11 +563,14 @@ def _write_run(run, est, ds, args, fit_wall: float, deep: bool) -> dict:
     if not args.no_model:
         run.write_model(est)
     t["model"] = time.time() - t0
-    ids, counts = np.unique(labels, return_counts=True)
+    k = int(getattr(est, "n_clusters", 0) or 0)
+    counts = np.bincount(labels, minlength=max(k, int(labels.max()) + 1))  # empty clusters included
+    ids = np.arange(len(counts))
     metrics = evaluate(ds.y, labels) if ds.y is not None else {}
     metrics.update(seconds=round(float(getattr(est, "fit_seconds_", fit_wall)), 3),
                    seconds_this_process=round(fit_wall, 3), n_samples=int(len(labels)),
-                   n_clusters=int(getattr(est, "n_clusters", len(ids))),
+                   cpu_seconds_this_process=None if fit_cpu is None else round(fit_cpu, 3),
+                   n_clusters=int(k or len(ids)),
                    cluster_sizes={str(int(c)): int(n) for c, n in zip(ids, counts)},
                    phase_seconds={k: round(v, 3) for k, v in (getattr(est, "phase_seconds_", {}) or {}).items()},
                    device=str(getattr(est, "device_", "cpu")), labels_known=ds.y is not None)
@@ -578,6 +582,7 @@ def _write_run(run, est, ds, args, fit_wall: float, deep: bool) -> dict:
     t["plots"] = time.time() - t0
     metrics["post_fit_seconds"] = {k: round(v, 3) for k, v in t.items()}
     metrics["post_fit_seconds"]["total"] = round(sum(t.values()), 3)
+    metrics["post_fit_cpu_seconds"] = round(time.process_time() - c_start, 3)
     write_json(run.path / "metrics.json", metrics)
     return metrics
 
@@ -600,8 +605,10 @@ def _report(run_dir, **kw) -> None:
 def _print_summary(method, ds, m, final, total, freed) -> None:
     sizes = m["cluster_sizes"]
     shape = f"{ds.X.shape[1]} features" if ds.X.ndim == 2 else "x".join(map(str, ds.X.shape[1:])) + " images"
-    print(f"{method} on {ds.name}: {m['n_samples']} samples ({shape}), {len(sizes)} clusters")
-    print("  cluster sizes: " + "  ".join(f"{c}: {n}" for c, n in sizes.items()))
+    print(f"{method} on {ds.name}: {m['n_samples']} samples ({shape}), {m['n_clusters']} clusters")
+    empty = sum(1 for n in sizes.values() if n == 0)
+    print("  cluster sizes: " + "  ".join(f"{c}: {n}" for c, n in sizes.items())
+          + (f"  ({empty} empty: the method merged them)" if empty else ""))
     if "acc" in m:
         print(f"  ACC {m['acc']:.4f}  NMI {m['nmi']:.4f}  ARI {m['ari']:.4f}  (labels used only to score)")
     else:

@@ -244,7 +244,7 @@ def _check_field(cls_name, name, v, hint, default, signed) -> None:
             bad("a finite number")
     elif "str" in allowed and isinstance(v, str):
         return
-    elif "tuple" in allowed and isinstance(v, (tuple, list)):
+    elif "tuple" in allowed and (isinstance(v, (tuple, list)) or (isinstance(v, np.ndarray) and v.ndim == 1)):
         if isinstance(default, tuple) and default and all(_is_int(x) for x in default):
             if not all(_is_int(x) and x >= 1 for x in v):  # layer widths, filters
                 bad("a tuple of positive integers, e.g. " + repr(default))

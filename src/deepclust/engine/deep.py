@@ -328,12 +328,14 @@ class Fit:
     # ---- monitoring ---------------------------------------------------------------------------
     def monitor(self, labels) -> dict:
         """ACC/NMI/ARI of `labels` when y was given to fit (for the log only), else {}."""
-        lab = labels.detach().cpu().numpy() if isinstance(labels, torch.Tensor) else np.asarray(labels)
-        if self._phase_name is not None and lab.ndim == 1 and len(lab) == self.data.n:
-            self.partitions[self._phase_name] = lab.astype(np.int32)
+        if self._phase_name is not None and getattr(labels, "ndim", 0) == 1 and len(labels) == self.data.n:
+            # a copy on the labels' device (no host sync); converted to numpy by finish()
+            self.partitions[self._phase_name] = (labels.detach().clone() if isinstance(labels, torch.Tensor)
+                                                 else np.array(labels, dtype=np.int32))
         if self.y is None:
             return {}
         from ..metrics import acc, ari, nmi
+        lab = labels.cpu().numpy() if isinstance(labels, torch.Tensor) else np.asarray(labels)
         return {"acc": acc(self.y, lab), "nmi": nmi(self.y, lab), "ari": ari(self.y, lab)}
 
     def autocast(self):
@@ -418,7 +420,8 @@ class Fit:
         est.history_ = self.history
         est.phase_seconds_ = dict(self.phase_seconds)
         est.fit_seconds_ = self.elapsed()
-        est.partitions_ = dict(self.partitions)
+        est.partitions_ = {k: (v.cpu().numpy() if isinstance(v, torch.Tensor) else np.asarray(v)).astype(np.int32)
+                           for k, v in self.partitions.items()}
         est.device_ = str(self.device)
         est.rollbacks_ = self.rollbacks
 
