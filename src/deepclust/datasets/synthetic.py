@@ -123,3 +123,43 @@ def usps_variants(base=None, *, seed: int = 0) -> dict[str, Dataset]:
     """All five variants, from most imbalanced (usps-v1) to USPS700."""
     ds = _base(base, "usps")
     return {name: usps_variant(name, ds, seed=seed) for name in USPS_VARIANT_COUNTS}
+
+
+def instance_clusters(base=None, *, n_clusters: int = 40, per_cluster: int = 10, max_rotation: float = 15.0,
+                      max_shift: float = 2.0, max_scale: float = 0.1, contrast: float = 0.15, seed: int = 0) -> Dataset:
+    """Few images per cluster, many clusters: `n_clusters` distinct images of `base` (default
+    "fashion-mnist"), each seen `per_cluster` times under a random small rotation (+-max_rotation degrees),
+    shift (+-max_shift px), scaling (1 +- max_scale) and contrast change (1 +- contrast); the label is the
+    source image. Mimics small identity datasets (a few hundred photos of tens of objects or faces), on which
+    a method tuned for 10 large classes must not fall below k-means on the pixels."""
+    from scipy import ndimage
+    for name, v in (("n_clusters", n_clusters), ("per_cluster", per_cluster)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+            raise InvalidInputError(f"{name} must be a positive integer, got {v!r}")
+    ds = _base(base, "fashion-mnist")
+    if n_clusters > len(ds.X):
+        raise InvalidInputError(f"{ds.name!r} has {len(ds.X)} images, fewer than n_clusters={n_clusters}")
+    side = int(round(np.sqrt(np.prod(ds.X.shape[1:]))))
+    shape = tuple(ds.image_shape) if ds.image_shape else (1, side, side)
+    rng = np.random.default_rng(seed)
+    src = rng.choice(len(ds.X), size=int(n_clusters), replace=False)
+    imgs = np.asarray(ds.X[np.sort(src)], dtype=np.float32).reshape(len(src), *shape)
+    h, w = shape[1], shape[2]
+    c = np.array([(h - 1) / 2, (w - 1) / 2])
+    X = np.empty((n_clusters * per_cluster, *shape), dtype=np.float32)
+    y = np.repeat(np.arange(n_clusters), per_cluster).astype(np.int64)
+    for i in range(len(X)):
+        a = np.deg2rad(rng.uniform(-max_rotation, max_rotation))
+        s = 1.0 + rng.uniform(-max_scale, max_scale)
+        m = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]]) / s
+        off = c - m @ c + rng.uniform(-max_shift, max_shift, size=2)
+        g = 1.0 + rng.uniform(-contrast, contrast)
+        for ch in range(shape[0]):
+            X[i, ch] = ndimage.affine_transform(imgs[y[i], ch], m, offset=off, order=1, mode="constant")
+        X[i] = np.clip(X[i] * g, 0.0, 1.0)
+    meta = {"source": f"instance clusters built from {ds.name!r}", "base_meta": ds.meta, "seed": seed,
+            "source_indices": np.sort(src).tolist(),
+            "preprocessing": [{"step": "instance_augment", "max_rotation": max_rotation, "max_shift": max_shift,
+                               "max_scale": max_scale, "contrast": contrast}],
+            "value_range": [float(X.min()), float(X.max())]}
+    return Dataset(X, y, f"{ds.name}-instances{n_clusters}x{per_cluster}", int(n_clusters), shape, meta)

@@ -64,13 +64,92 @@ class DeepClusterer(BaseClusterer):
     precision: str = "auto"        # "auto" (bf16 on capable GPUs) | "fp32" | "bf16" | "bf16-native"
     flush_denormals: bool = True   # CPU: subnormal floats flushed to zero during fit (device.flush_denormals)
     history_file: str | None = None  # append each history row (JSON line) to this file while training
+    final_clusterer: str = "paper"  # "paper" (the method's own assignment) | "kmeans" | "gmm" | "umap-gmm" |
+                                    # "umap-kmeans" | "spectral": a head fitted on the learned embedding (engine/heads.py)
+    final_clusterer_params: dict | None = None  # e.g. {"n_neighbors": 20} for the UMAP heads
 
     uses_images: ClassVar[bool] = False  # conv methods: X must be images (or square)
     embed_batch_size: ClassVar[int] = 1024
+    paper_head: ClassVar[str | None] = None  # the head the paper itself uses (None: the method assigns in _fit)
 
     def fit(self, X, y=None):
+        self._check_final_clusterer()  # before any training
         with deterministic_algorithms(self.deterministic), flush_denormals(self.flush_denormals):
-            return super().fit(X, y)
+            super().fit(X, y)
+            self._apply_final_clusterer(X, y)
+        return self
+
+    # ---- the final clustering head (engine/heads.py) ------------------------------------------------
+    def _head_kind(self) -> str | None:
+        """The head to fit after training: None when the method's own assignment is final."""
+        return self.paper_head if self.final_clusterer == "paper" else self.final_clusterer
+
+    def _check_final_clusterer(self) -> None:
+        from .heads import HEADS, make_head
+        if self.final_clusterer != "paper" and self.final_clusterer not in HEADS:
+            raise InvalidInputError(f"{type(self).__name__}: final_clusterer must be 'paper' or one of "
+                                    f"{', '.join(HEADS)}, got {self.final_clusterer!r}")
+        params = self.final_clusterer_params
+        if params is not None and not isinstance(params, dict):
+            raise InvalidInputError(f"final_clusterer_params must be a dict such as {{'n_neighbors': 20}}, got {params!r}")
+        kind = self._head_kind()
+        if kind is not None:
+            make_head(kind, max(int(self.n_clusters), 1), random_state=self.random_state, **(params or {}))
+            if kind.startswith("umap"):
+                try:
+                    import umap  # noqa: F401
+                except ImportError:
+                    from ..features import MissingDependencyError
+                    raise MissingDependencyError(f"final_clusterer={kind!r} needs umap-learn: "
+                                                 "`pip install umap-learn`") from None
+
+    def _apply_final_clusterer(self, X, y=None) -> None:
+        """Fit the head on the learned embedding of X: labels_ become the head's; the method's own
+        assignment is kept as paper_labels_ (and its centres as paper_cluster_centers_); cluster_centers_
+        become the mean embedding of each final cluster."""
+        kind = self._head_kind()
+        self.head_ = None
+        if kind is None:
+            return
+        from .assignment import cluster_means
+        from .heads import fit_head
+        t = time.time()
+        Z = self.transform(X)
+        head = fit_head(Z, self.n_clusters, kind, random_state=self.random_state,
+                        **(self.final_clusterer_params or {}))
+        if getattr(self, "labels_", None) is not None:
+            self.paper_labels_ = self.labels_
+        if getattr(self, "cluster_centers_", None) is not None:
+            self.paper_cluster_centers_ = self.cluster_centers_
+        self.labels_ = head.labels_
+        self.cluster_centers_ = cluster_means(Z, head.labels_, int(self.n_clusters)).astype(np.float32)
+        self.head_ = head
+        seconds = time.time() - t
+        row = {"phase": "final_clusterer", "head": kind, **head.describe()}
+        if y is not None:
+            from ..metrics import acc, nmi
+            row.update(acc=acc(y, head.labels_), nmi=nmi(y, head.labels_))
+            if getattr(self, "paper_labels_", None) is not None:
+                row.update(paper_acc=acc(y, self.paper_labels_), paper_nmi=nmi(y, self.paper_labels_))
+        row["time"] = round(getattr(self, "fit_seconds_", 0.0) + seconds, 3)
+        self.history_ = [*getattr(self, "history_", []), row]
+        self.phase_seconds_ = {**getattr(self, "phase_seconds_", {}), "final_clusterer": seconds}
+        self.fit_seconds_ = getattr(self, "fit_seconds_", 0.0) + seconds
+
+    def _head_features(self, X):
+        """What the fitted head reads: the learned embedding (N2D's small-data fallback reads raw features)."""
+        if getattr(self, "head_input_", "embedding") == "raw":
+            X = self._check_new(X)
+            return np.asarray(X, dtype=np.float32).reshape(len(X), -1)
+        return self.transform(X)
+
+    def predict(self, X):
+        """Cluster of each sample of X: the final head's assignment of its embedding when a head was fitted,
+        else the method's own rule."""
+        if getattr(self, "head_", None) is not None:
+            self._check_fitted()
+            return np.asarray(self.head_.predict(self._head_features(X)), dtype=np.int64)
+        return super().predict(X)
 
     def validate_params(self) -> None:
         """BaseClusterer.validate_params, plus the run settings (precision, on_divergence, checkpointing)
@@ -78,6 +157,7 @@ class DeepClusterer(BaseClusterer):
         super().validate_params()
         _check_run_params(self)
         resolve_device(self.device)
+        self._check_final_clusterer()
 
     def _make_fit(self, X, y, *, image_shape=None) -> "Fit":
         return Fit(self, X, y, image_shape=image_shape)
@@ -405,13 +485,18 @@ class Fit:
         """Set labels_, history_ and the given fitted attributes on the estimator. Refuses (DivergenceError)
         NaN/inf labels, centres or network weights, so a diverged run never leaves NaN results."""
         est = self.est
-        lab = labels.detach().cpu().numpy() if isinstance(labels, torch.Tensor) else np.asarray(labels)
+        if labels is None:  # the method's paper head (DeepClusterer.paper_head) assigns after training
+            if est._head_kind() is None:
+                raise ValueError(f"{type(est).__name__}: finish(None) needs a final clusterer")
+            lab = np.zeros(0, dtype=np.int64)
+        else:
+            lab = labels.detach().cpu().numpy() if isinstance(labels, torch.Tensor) else np.asarray(labels)
         bad = _nonfinite_results(lab, fitted)
         if bad:
             raise DivergenceError(
                 f"{type(est).__name__}: the fitted {', '.join(bad)} contain NaN or infinite values; no results "
                 "were set or written. Try a lower learning rate, on_divergence='rollback', or check the input scaling")
-        est.labels_ = lab.astype(np.int64)
+        est.labels_ = lab.astype(np.int64) if labels is not None else None
         for k, v in fitted.items():
             if isinstance(v, torch.Tensor) and k == "cluster_centers_":
                 v = v.detach().float().cpu().numpy()

@@ -48,11 +48,14 @@ def encode(fit: Fit, encoder: Callable, batch_size: int = 1024, modules: tuple =
 
 def pretrain_autoencoder(fit: Fit, key: str, *, epochs: int, batch_size: int = 256, lr: float = 1e-3,
                          optimizer: str = "adam", noise: float = 0.0, shuffle: bool = True,
-                         loss: Callable = F.mse_loss, desc: str | None = None) -> None:
+                         loss: Callable = F.mse_loss, desc: str | None = None,
+                         augment: Callable[[torch.Tensor, int], torch.Tensor] | None = None) -> None:
     """Phase `key`: minimise reconstruction loss of fit.state.<ae> for `epochs` epochs.
 
     fit.state.ae must be an autoencoder whose forward returns (z, x_hat). `noise` > 0 trains a
-    denoising autoencoder with input dropout of that rate (corrupted input, clean target)."""
+    denoising autoencoder with input dropout of that rate (corrupted input, clean target).
+    `augment(x, step)` (e.g. engine.augment.random_affine) replaces each batch by an augmented view of
+    it, which is both the input and the target (DEC-DA's pretraining)."""
     s = fit.state
     opt_name = f"opt_{key}"
     if not hasattr(s, opt_name):
@@ -64,7 +67,10 @@ def pretrain_autoencoder(fit: Fit, key: str, *, epochs: int, batch_size: int = 2
         ae.train()
         total = torch.zeros((), device=fit.device)
         for j in range(sampler.steps_per_epoch):
-            x = fit.data.batch(sampler.indices(e * sampler.steps_per_epoch + j))
+            step = e * sampler.steps_per_epoch + j
+            x = fit.data.batch(sampler.indices(step))
+            if augment is not None:
+                x = augment(x, step)
             x_in = F.dropout(x, noise) if noise else x
             with fit.autocast():
                 _, x_hat = ae(x_in)
