@@ -683,7 +683,7 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--no-plots", "--no-report", dest="no_plots", action="store_true",
                    help="skip the plots and report.md")
     o.add_argument("--plot-points", type=_positive_int, default=None, metavar="N",
-                   help="points in the embedding map (default: what t-SNE draws in ~3%% of the fit time, 300-3000)")
+                   help="points in the embedding map (default: what t-SNE draws in ~2%% of the fit time, 300-3000)")
     o.add_argument("--map", choices=("tsne", "umap", "pca"), default="tsne", help="embedding map method (default t-SNE)")
     o.add_argument("--track", default=None, choices=("mlflow", "tensorboard", "auto"),
                    help="also log the run to MLflow or TensorBoard (pip install 'deepclust[track]'); "

@@ -246,7 +246,7 @@ def register(sub) -> None:
     p = sub.add_parser("report", help="plots + report.md for run folders or grid folders (headless)")
     p.add_argument("paths", nargs="+")
     p.add_argument("--max-points", type=int, default=None,
-                   help="points in the 2-D embedding map (default: what t-SNE draws in ~3%% of the fit time)")
+                   help="points in the 2-D embedding map (default: what t-SNE draws in ~2%% of the fit time)")
     p.add_argument("--map", choices=("tsne", "umap", "pca"), default="tsne", help="embedding map method")
     p.add_argument("--track", default=None, choices=("mlflow", "tensorboard", "auto"),
                    help="also send the run to a tracker (pip install 'deepclust[track]')")

@@ -19,7 +19,7 @@ and run_dir/report.md showing them with the metrics. Called by `deepclust fit` w
 the run's dataset as config.json describes it; without them the label panels are left out).
 
 Cost: the embedding map is the expensive part (t-SNE, about 3.5 ms of CPU per point on one core). With
-`max_points=None` it uses as many points as t-SNE draws in about 3 % of the fit's time (between 300 and
+`max_points=None` it uses as many points as t-SNE draws in about 2 % of the fit's time (between 300 and
 3,000), so plotting stays a few percent of the fit (benchmarks/cli_overhead.py). UMAP only on request
 (`map_method="umap"`: its first call compiles for ~15 s).
 
@@ -41,7 +41,7 @@ log = logging.getLogger("deepclust")
 MAX_POINTS = 3000
 MIN_POINTS = 300
 TSNE_SECONDS_PER_POINT = 0.0035  # CPU seconds per point of sklearn's t-SNE (1,000 iterations, one core)
-PLOT_SHARE = 0.03                # share of the fit time the embedding map may take
+PLOT_SHARE = 0.02                # share of the fit time the embedding map may take
 
 
 def _figure(w=6.0, h=4.5):
