@@ -372,8 +372,15 @@ def cmd_fit(args) -> int:
     # ---- what to run: a new run from the flags, or a resumed one from its config.json ----------------
     cfg = None
     if args.resume:
-        if args.method or args.dataset:
-            raise InvalidInputError("--resume continues a run with its own method and dataset; drop --method/--dataset")
+        given = [f for f, v in (("--method", args.method), ("--dataset", args.dataset), ("--resize", args.resize),
+                                ("--scale", args.scale), ("--subset", args.subset), ("--split", args.split),
+                                ("--label-column", args.label_column), ("--labels", args.labels), ("--key", args.key),
+                                ("--label-key", args.label_key), ("--image-size", args.image_size),
+                                ("--skip-unreadable", args.skip_unreadable), ("--mmap", args.mmap),
+                                ("--no-labels", args.no_labels), ("--data-dir", args.data_dir)) if v]
+        if given:
+            raise InvalidInputError(f"--resume continues a run with its own method and data (config.json); drop "
+                                    f"{', '.join(given)}")
         rpath = resume_path(args.resume)
         cfg = json.loads((rpath / "config.json").read_text())
         method, dataset, preset, seed = cfg["method"], cfg["dataset"], cfg.get("preset", "paper"), cfg.get("seed", 0)

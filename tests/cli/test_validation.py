@@ -50,6 +50,7 @@ CASES = [  # (arguments after `fit`, text the one-line error must contain)
     (["-m", "pfc", *DIGITS, "--set", "n_iter=2.5"], "n_iter must be an integer"),
     (["-m", "idec", *DIGITS, "--set", "precision='fp16'"], "precision must be one of"),
     (["--resume", "{npy}"], "cannot resume"),
+    (["--resume", "{npy}", "--subset", "5"], "drop --subset"),
 ]
 
 
