@@ -32,7 +32,7 @@ def test_fit_writes_a_complete_run_folder(tmp_path, capsys):
 
 def test_deep_method_with_overrides_and_checkpoints(tmp_path):
     args = ["fit", "-m", "ae-kmeans", "-d", "digits", "--preset", "smoke", "--out", str(tmp_path), "-q",
-            "--set", "hidden=(32,)", "--checkpoint-every", "1", "--no-report"]
+            "--set", "hidden=(32,)", "--checkpoint-every", "1", "--no-report", "--keep-checkpoints"]
     assert main(args) == 0
     (run,) = tmp_path.iterdir()
     assert (run / "checkpoints" / "latest.pt").is_file()
@@ -53,13 +53,24 @@ def test_bad_requests_fail_clearly_before_any_run_folder(tmp_path, capsys, args,
     assert not any(tmp_path.iterdir())
 
 
-def test_failed_run_never_looks_complete(tmp_path, capsys):
+def test_failed_run_never_looks_complete(tmp_path, capsys, monkeypatch):
+    # n_clusters > samples is caught before the run folder exists
     assert main(["fit", "-m", "kmeans", "-d", "digits", "--out", str(tmp_path), "--set", "n_clusters=5000"]) == 2
     assert "larger than the number of samples" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
+    # a failure during training keeps the folder as <name>.incomplete with error.txt
+    from deepclust.methods.classical import KMeans
+
+    def boom(self, X, y):
+        raise RuntimeError("failure inside fit")
+    monkeypatch.setattr(KMeans, "_fit", boom)
+    with pytest.raises(RuntimeError):
+        main(["fit", "-m", "kmeans", "-d", "digits", "--out", str(tmp_path)])
     names = _runs(tmp_path)
     assert len(names) == 1 and names[0].endswith(".incomplete")
-    assert (tmp_path / names[0] / "error.txt").read_text().count("n_clusters=5000") >= 1
+    assert "failure inside fit" in (tmp_path / names[0] / "error.txt").read_text()
     assert not (tmp_path / names[0] / "metrics.json").exists()
+    assert "partial run kept" in capsys.readouterr().err
 
 
 def test_lists(capsys):

@@ -124,6 +124,32 @@ class TensorBoardTracker(NullTracker):
 
 
 _warned = False
+_PACKAGES = {"mlflow": ("mlflow", "mlflow"), "tensorboard": ("torch.utils.tensorboard", "tensorboard")}
+
+
+def available(kind: str) -> bool:
+    """Whether the package of tracker `kind` ("mlflow" or "tensorboard") can be imported."""
+    import importlib
+    try:
+        importlib.import_module(_PACKAGES[kind][0])
+        return True
+    except ImportError:
+        return False
+
+
+def require(kind: str) -> str:
+    """The tracker kind that `tracker(kind)` will use; DeepclustError (before any training) when its package
+    is missing ("auto": when neither is installed)."""
+    from .errors import DeepclustError
+    kinds = ["mlflow", "tensorboard"] if kind == "auto" else [kind]
+    for k in kinds:
+        if k not in _PACKAGES:
+            raise DeepclustError(f"unknown tracker {kind!r}: use mlflow, tensorboard or auto")
+        if available(k):
+            return k
+    pkgs = " or ".join(_PACKAGES[k][1] for k in kinds)
+    raise DeepclustError(f"--track {kind}: {pkgs} is not installed; pip install 'deepclust[track]' (or pip install "
+                         f"{_PACKAGES[kinds[0]][1]}), or drop --track")
 
 
 def tracker(kind: str | None = "auto", run_name: str | None = None, config: dict | None = None, **kw) -> NullTracker:

@@ -111,9 +111,15 @@ def execute(task: dict, run_dir: str | None = None) -> dict:
         from ..metrics import evaluate
         from .protocols import load_data
         cls = get(task["method"])
-        ds = load_data(task["dataset"], **task.get("dataset_kwargs", {}))
+        dkw = dict(task.get("dataset_kwargs") or {})
+        # the preprocessing the method's paper used on this dataset (as `deepclust fit`); the task's own options win
+        paper_data = {k: v for k, v in cls.paper_data.get(task["dataset"], {}).items() if k not in dkw}
+        ds = load_data(task["dataset"], **{**paper_data, **dkw})
+        if paper_data:
+            rec["paper_data"] = paper_data
         kw = dict(task.get("params") or {})
-        fields = cls.__dataclass_fields__
+        import dataclasses
+        fields = {f.name for f in dataclasses.fields(cls)}  # not the ClassVars
         unknown = sorted(set(kw) - set(fields))
         if unknown:
             raise InvalidInputError(f"unknown parameter(s) for {task['method']}: {unknown}")

@@ -1,21 +1,34 @@
 """Plots and Markdown pages for runs and grids (matplotlib, headless: the Agg canvas, no pyplot).
 
-`run_report(run_dir)` reads a run folder (config.json, metrics.json, labels.npy, embedding.npy,
-history.jsonl, model.pt, y_true.npy, reconstructions.npy / samples.npy) and writes into run_dir/plots/:
-  embedding.png    2-D map of the embedding (UMAP if installed, else scikit-learn t-SNE on a random
-                   subsample of at most 3,000 points), coloured by cluster and by true label when known
-  confusion.png    confusion matrix after Hungarian matching of clusters to classes
-  curves.png       training curves from history.jsonl (losses, label change, ACC/NMI when logged)
-  images_*.png     reconstructions (from the saved autoencoder, or reconstructions.npy) and generated
-                   samples (samples.npy / generated.npy) when the run has them
-and run_dir/report.md showing them with the metrics. True labels come from y_true.npy, else from
-reloading the run's dataset as config.json describes it; without them the label panels are left out.
+`run_report(run_dir)` reads a run folder (config.json, metrics.json, labels.npy, y_true.npy, embedding.npy,
+partitions.npz, assignments.csv, history.jsonl, model.pt, reconstructions.npy / samples.npy) and writes
+into run_dir/plots/:
+  embedding.png    2-D map of the embedding (of the raw features for methods without one): t-SNE of a
+                   random subsample, coloured by cluster, by the initial partition (the partition the
+                   method started from, e.g. DEC's k-means init) and by true label when known; clusters and
+                   classes matched by the Hungarian method share a colour
+  clusters.png     image data: per cluster, its most and least confident members (by the soft assignment,
+                   else by the distance to the cluster centre) with the cluster's size
+  sizes.png        cluster sizes (and those of the initial partition)
+  confusion.png    confusion matrix after Hungarian matching of clusters to classes (labels known)
+  curves.png       training curves from history.jsonl (losses, label change, ACC/NMI when logged); a one-step
+                   phase (an initialisation) is shown as its partition's cluster sizes and its metrics
+  images.png       reconstructions / generated samples when the run has them
+and run_dir/report.md showing them with the metrics. Called by `deepclust fit` with everything in memory
+(nothing is reloaded); `deepclust report RUN` reloads what it needs (true labels from y_true.npy, else from
+the run's dataset as config.json describes it; without them the label panels are left out).
+
+Cost: the embedding map is the expensive part (t-SNE, about 3.5 ms of CPU per point on one core). With
+`max_points=None` it uses as many points as t-SNE draws in about 2 % of the fit's time (between 300 and
+3,000), so plotting stays a few percent of the fit (benchmarks/cli_overhead.py). UMAP only on request
+(`map_method="umap"`: its first call compiles for ~15 s).
 
 `grid_report(grid_dir)` writes grid_dir/plots/*.png and grid_dir/report.md for a `deepclust bench` grid.
 Every figure is optional: a failure in one is written into the page and the others go on.
 """
 from __future__ import annotations
 
+import csv
 import json
 import logging
 from pathlib import Path
@@ -26,6 +39,9 @@ from ..engine.io import atomic_path, write_text
 
 log = logging.getLogger("deepclust")
 MAX_POINTS = 3000
+MIN_POINTS = 300
+TSNE_SECONDS_PER_POINT = 0.0035  # CPU seconds per point of sklearn's t-SNE (1,000 iterations, one core)
+PLOT_SHARE = 0.02                # share of the fit time the embedding map may take
 
 
 def _figure(w=6.0, h=4.5):
@@ -38,7 +54,8 @@ def _figure(w=6.0, h=4.5):
 
 def _save(fig, path: Path) -> Path:
     with atomic_path(path, "wb") as f:  # unique temp name, fsync, rename: no torn or shared temp file
-        fig.savefig(f, format="png", bbox_inches="tight")
+        # the constrained layout already fits the figure: no second "tight" draw; fast PNG compression
+        fig.savefig(f, format="png", pil_kwargs={"compress_level": 1})
     return path
 
 
@@ -57,49 +74,97 @@ def _colors(k):
 
 
 # ---- pieces -----------------------------------------------------------------------------------------
-def embed_2d(Z, max_points: int = MAX_POINTS, seed: int = 0, method: str = "auto"):
-    """(coords, idx, how): a 2-D map of Z[idx], idx a random subsample of at most max_points rows."""
-    Z = np.asarray(Z, dtype=np.float32).reshape(len(Z), -1)
+def map_points(fit_seconds: float | None, n: int) -> int:
+    """Points of the embedding map: as many as t-SNE draws in PLOT_SHARE of the fit time, within
+    [MIN_POINTS, MAX_POINTS] (all of them when n is smaller)."""
+    if fit_seconds is None:
+        return int(min(n, MAX_POINTS))
+    k = int(PLOT_SHARE * float(fit_seconds) / TSNE_SECONDS_PER_POINT)
+    return int(min(n, max(MIN_POINTS, min(MAX_POINTS, k))))
+
+
+def embed_2d(Z, max_points: int = MAX_POINTS, seed: int = 0, method: str = "tsne"):
+    """(coords, idx, how): a 2-D map of Z[idx], idx a random subsample of at most max_points rows.
+    method: "tsne" (scikit-learn, default), "umap" (umap-learn) or "pca"."""
+    n = len(Z)
     rng = np.random.default_rng(seed)
-    idx = np.sort(rng.choice(len(Z), max_points, replace=False)) if len(Z) > max_points else np.arange(len(Z))
-    X = Z[idx]
+    idx = np.sort(rng.choice(n, max_points, replace=False)) if n > max_points else np.arange(n)
+    X = np.asarray(Z[idx], dtype=np.float32).reshape(len(idx), -1)
     if X.shape[1] == 2:
         return X, idx, "the 2-D embedding itself"
     if X.shape[1] == 1:
         return np.c_[X[:, 0], np.zeros(len(X))], idx, "the 1-D embedding"
-    if method in ("auto", "umap"):
+    from sklearn.decomposition import PCA
+    if method == "pca" or len(X) < 5:
+        return PCA(2, random_state=seed).fit_transform(X), idx, "PCA"
+    if method in ("umap", "auto"):
         try:
             import umap  # optional extra
             return umap.UMAP(n_components=2, random_state=seed).fit_transform(X), idx, "UMAP"
         except ImportError:
             if method == "umap":
                 raise
-    from sklearn.decomposition import PCA
     from sklearn.manifold import TSNE
     if X.shape[1] > 50:
         X = PCA(50, random_state=seed).fit_transform(X)
     perplexity = float(min(30.0, max(2.0, (len(X) - 1) / 3)))
     coords = TSNE(2, init="pca", random_state=seed, perplexity=perplexity).fit_transform(X)
-    return coords, idx, "t-SNE (scikit-learn)"
+    return coords, idx, "t-SNE"
 
 
-def plot_embedding(Z, labels, y, path: Path, max_points: int = MAX_POINTS) -> tuple[Path, str]:
-    coords, idx, how = embed_2d(Z, max_points)
-    panels = [("clusters", np.asarray(labels)[idx])] + ([("true labels", np.asarray(y)[idx])] if y is not None else [])
-    fig = _figure(5.0 * len(panels), 4.6)
-    for i, (title, lab) in enumerate(panels):
-        ax = fig.add_subplot(1, len(panels), i + 1)
-        vals = np.unique(lab)
-        cols = _colors(len(vals))
-        for c, v in zip(cols, vals):
-            m = lab == v
-            ax.scatter(coords[m, 0], coords[m, 1], s=3, color=c, label=str(v), linewidths=0)
-        ax.set_title(f"{title} ({len(idx)} of {len(Z)} points, {how})", fontsize=9)
-        ax.set_xticks([])
-        ax.set_yticks([])
-        if len(vals) <= 20:
-            ax.legend(markerscale=3, fontsize=6, loc="best", ncol=2)
-    return _save(fig, path), f"{how} of {len(idx)} of {len(Z)} points"
+def matched_colours(labels, y=None) -> tuple[dict, dict | None]:
+    """Colour index per cluster id (and per class when y is given): a cluster matched to a class by the
+    Hungarian method takes that class's colour; unmatched clusters take the colours after the classes'."""
+    clusters = np.unique(labels).tolist()
+    if y is None:
+        return {c: i for i, c in enumerate(clusters)}, None
+    from ..metrics import hungarian_mapping
+    classes = np.unique(y).tolist()
+    cls_col = {c: i for i, c in enumerate(classes)}
+    mapping = hungarian_mapping(y, labels)
+    col, nxt = {}, len(classes)
+    for c in clusters:
+        if c in mapping:
+            col[c] = cls_col[mapping[c]]
+        else:
+            col[c], nxt = nxt, nxt + 1
+    return col, cls_col
+
+
+def _scatter(ax, coords, lab, colmap, ncol, title, legend=True):
+    cols = _colors(max(ncol, 1))
+    vals = np.unique(lab)
+    for v in vals:
+        m = lab == v
+        ax.scatter(coords[m, 0], coords[m, 1], s=3, color=cols[colmap.get(v, 0) % len(cols)], label=str(v),
+                   linewidths=0)
+    ax.set_title(title, fontsize=9)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if legend and len(vals) <= 20:
+        ax.legend(markerscale=3, fontsize=6, loc="best", ncol=2)
+
+
+def plot_embedding(Z, labels, y, path: Path, max_points: int = MAX_POINTS, init=None, init_name: str = "init",
+                   method: str = "tsne") -> tuple[Path, str]:
+    """Map of Z coloured by cluster, by the initial partition `init` (if given) and by true label y (if
+    given); matched clusters and classes share colours."""
+    coords, idx, how = embed_2d(Z, max_points, method=method)
+    labels = np.asarray(labels)
+    col, cls_col = matched_colours(labels, y)
+    ncol = max([*col.values(), *((cls_col or {}).values()), 0]) + 1
+    panels = [("clusters" + (" (colours matched to classes)" if y is not None else ""), labels[idx], col, ncol)]
+    if init is not None:
+        icol, _ = matched_colours(np.asarray(init), y) if y is not None else matched_colours(np.asarray(init), labels)
+        panels.append((f"initial partition (after phase {init_name!r})", np.asarray(init)[idx], icol,
+                       max(max(icol.values()) + 1, ncol)))
+    if y is not None:
+        panels.append(("true labels", np.asarray(y)[idx], cls_col, ncol))
+    fig = _figure(4.6 * len(panels), 4.4)
+    for i, (title, lab, cmap, nc) in enumerate(panels):
+        _scatter(fig.add_subplot(1, len(panels), i + 1), coords, lab, cmap, nc, title)
+    fig.suptitle(f"{how} of {len(idx)} of {len(Z)} points", fontsize=9)
+    return _save(fig, path), f"{how} of {len(idx)} of {len(Z)} points (random subsample)"
 
 
 def confusion_matched(y, labels):
@@ -141,6 +206,28 @@ def plot_confusion(y, labels, path: Path) -> Path:
     return _save(fig, path)
 
 
+def plot_sizes(labels, path: Path, init=None, init_name: str = "init") -> Path:
+    labels = np.asarray(labels)
+    ids = np.unique(labels if init is None else np.concatenate([labels, np.asarray(init)]))
+    final = np.array([(labels == c).sum() for c in ids])
+    fig = _figure(min(2.5 + 0.35 * len(ids), 16), 3.4)
+    ax = fig.add_subplot(1, 1, 1)
+    if init is not None:
+        first = np.array([(np.asarray(init) == c).sum() for c in ids])
+        ax.bar(np.arange(len(ids)) - 0.2, first, 0.4, label=f"after {init_name!r}", color="0.7")
+        ax.bar(np.arange(len(ids)) + 0.2, final, 0.4, label="final")
+        ax.legend(fontsize=7)
+    else:
+        ax.bar(np.arange(len(ids)), final)
+    if len(ids) <= 40:
+        ax.set_xticks(range(len(ids)), [str(c) for c in ids], fontsize=7)
+    ax.set_xlabel("cluster")
+    ax.set_ylabel("samples")
+    ax.set_title(f"cluster sizes ({len(labels)} samples, {len(np.unique(labels))} clusters)", fontsize=9)
+    ax.grid(axis="y", alpha=0.3)
+    return _save(fig, path)
+
+
 MONITORS = ("acc", "nmi", "ari", "label_change", "delta", "purity")
 SKIP = {"phase", "time", "epoch", "it", "step", "iteration"}
 
@@ -158,20 +245,29 @@ def read_history(path: Path) -> list[dict]:
     return rows
 
 
-def plot_curves(history: list[dict], path: Path) -> Path | None:
+def plot_curves(history: list[dict], path: Path, partitions: dict | None = None) -> Path | None:
+    """One panel per phase and kind (losses, monitoring). A phase with a single history row (an
+    initialisation such as DEC's k-means) is drawn as the cluster sizes of the partition it produced
+    (from `partitions`) with its metrics in the title, not as a lone dot."""
     phases: dict[str, list[dict]] = {}
     for r in history:
+        if r.get("event"):  # rollbacks
+            continue
         phases.setdefault(r.get("phase", "?"), []).append(r)
     panels = []
     for ph, rows in phases.items():
         unit = next((u for u in ("epoch", "it", "step", "iteration") if u in rows[0]), None)
         keys = sorted({k for r in rows for k, v in r.items()
                        if k not in SKIP and isinstance(v, (int, float)) and not isinstance(v, bool)})
+        if len(rows) == 1:
+            if keys or (partitions and ph in partitions):
+                panels.append((ph, unit, "one-shot", keys, rows))
+            continue
         losses = [k for k in keys if k not in MONITORS]
         mons = [k for k in keys if k in MONITORS]
         for kind, ks in (("losses", losses), ("monitoring", mons)):
             pts = [r for r in rows if any(k in r for k in ks)]
-            if ks and len(pts) >= 2 or (ks and kind == "monitoring" and pts):
+            if ks and pts:
                 panels.append((ph, unit, kind, ks, pts))
     if not panels:
         return None
@@ -181,6 +277,24 @@ def plot_curves(history: list[dict], path: Path) -> Path | None:
     fig = _figure(6.0 * cols, 3.4 * nrows)
     for i, (ph, unit, kind, ks, pts) in enumerate(panels):
         ax = fig.add_subplot(nrows, cols, i + 1)
+        if kind == "one-shot":
+            vals = ", ".join(f"{k.upper() if k in ('acc', 'nmi', 'ari') else k} {pts[0][k]:.4g}" for k in ks)
+            part = (partitions or {}).get(ph)
+            if part is not None:
+                ids, counts = np.unique(np.asarray(part), return_counts=True)
+                ax.bar(range(len(ids)), counts, color="0.55")
+                if len(ids) <= 40:
+                    ax.set_xticks(range(len(ids)), [str(c) for c in ids], fontsize=7)
+                ax.set_xlabel("cluster")
+                ax.set_ylabel("samples")
+                ax.set_title(f"{ph}: the partition it produced ({len(ids)} clusters)" + (f"\n{vals}" if vals else ""),
+                             fontsize=9)
+            else:
+                ax.axis("off")
+                ax.set_title(f"{ph} (one step)", fontsize=9)
+                ax.text(0.02, 0.5, "\n".join(f"{k} = {pts[0][k]:.6g}" for k in ks), fontsize=9, va="center",
+                        transform=ax.transAxes, family="monospace")
+            continue
         x = [r.get(unit, j + 1) if unit else j + 1 for j, r in enumerate(pts)]
         for k in ks:
             xs = [xx for xx, r in zip(x, pts) if k in r]
@@ -198,6 +312,7 @@ def plot_curves(history: list[dict], path: Path) -> Path | None:
 
 
 def _as_images(A, image_shape=None, vrange=None):
+    """(n, H, W, C) in [0, 1] for display, or None when A cannot be read as images."""
     A = np.asarray(A, dtype=np.float32)
     if A.ndim == 2:
         d = A.shape[1]
@@ -221,6 +336,20 @@ def _as_images(A, image_shape=None, vrange=None):
     return A.transpose(0, 2, 3, 1)
 
 
+def _mosaic(rows: list[list[np.ndarray | None]], pad: int = 1) -> np.ndarray:
+    """One RGB image from rows of (H, W, C) tiles (None = an empty tile), white padding between tiles."""
+    tiles = [t for r in rows for t in r if t is not None]
+    h, w = tiles[0].shape[:2]
+    ncols = max(len(r) for r in rows)
+    out = np.ones((len(rows) * (h + pad) + pad, ncols * (w + pad) + pad, 3), np.float32)
+    for i, r in enumerate(rows):
+        for j, t in enumerate(r):
+            if t is not None:
+                out[pad + i * (h + pad): pad + i * (h + pad) + h, pad + j * (w + pad): pad + j * (w + pad) + w] = \
+                    np.repeat(t, 3, axis=2) if t.shape[2] == 1 else t
+    return out
+
+
 def plot_images(rows: list[tuple[str, np.ndarray]], path: Path, image_shape=None, per_row: int = 16) -> Path | None:
     # one grey-level range for all rows (the inputs'), so reconstructions are shown on the same scale
     vrange = (min(float(np.min(a)) for _, a in rows), max(float(np.max(a)) for _, a in rows))
@@ -229,16 +358,57 @@ def plot_images(rows: list[tuple[str, np.ndarray]], path: Path, image_shape=None
     if not imgs:
         return None
     n = max(len(a) for _, a in imgs)
-    fig = _figure(0.7 * n + 1.5, 0.8 * len(imgs) + 0.3)
-    for r, (title, a) in enumerate(imgs):
-        for j in range(len(a)):
-            ax = fig.add_subplot(len(imgs), n, r * n + j + 1)
-            im = a[j]
-            ax.imshow(im[..., 0] if im.shape[-1] == 1 else im, cmap="gray" if im.shape[-1] == 1 else None)
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if j == 0:
-                ax.set_ylabel(title, fontsize=7)
+    h = imgs[0][1].shape[1]
+    fig = _figure(0.5 * n + 1.5, 0.5 * len(imgs) + 0.4)
+    ax = fig.add_subplot(1, 1, 1)
+    ax.imshow(_mosaic([list(a) for _, a in imgs]), interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([1 + r * (h + 1) + h / 2 for r in range(len(imgs))], [t for t, _ in imgs], fontsize=7)
+    return _save(fig, path)
+
+
+def plot_cluster_grid(X, labels, path: Path, score=None, image_shape=None, per_side: int = 6,
+                      max_clusters: int = 30, score_name: str = "confidence") -> Path | None:
+    """One row per cluster: its `per_side` most confident members, then its `per_side` least confident
+    ones (`score`: higher = more confident; None = in data order), labelled with the cluster's size.
+    With more than max_clusters clusters the largest ones are shown."""
+    labels = np.asarray(labels)
+    ids, counts = np.unique(labels, return_counts=True)
+    order = np.argsort(-counts, kind="stable")[:max_clusters]
+    shown = sorted(ids[order].tolist())
+    size = dict(zip(ids.tolist(), counts.tolist()))
+    rows, names, picked = [], [], []
+    for c in shown:
+        members = np.flatnonzero(labels == c)
+        if score is not None:
+            members = members[np.argsort(-np.asarray(score)[members], kind="stable")]
+        most = members[:per_side]
+        least = members[max(per_side, len(members) - per_side):]
+        picked.append((most, least))
+    flat_idx = np.unique(np.concatenate([np.concatenate(p) for p in picked]))
+    pos = {int(i): j for j, i in enumerate(flat_idx)}
+    sample = np.asarray(X[flat_idx], dtype=np.float32)
+    vrange = (float(sample.min()), float(sample.max()))
+    imgs = _as_images(sample, image_shape, vrange)
+    if imgs is None:
+        return None
+    for c, (most, least) in zip(shown, picked):
+        row = [imgs[pos[int(i)]] for i in most] + [None] * (per_side - len(most)) + [None]
+        row += [imgs[pos[int(i)]] for i in least] + [None] * (per_side - len(least))
+        rows.append(row)
+        names.append(f"cluster {c} (n={size[c]})")
+    h = imgs.shape[1]
+    fig = _figure(0.42 * (2 * per_side + 1) + 1.8, 0.42 * len(rows) + 0.8)
+    ax = fig.add_subplot(1, 1, 1)
+    ax.imshow(_mosaic(rows), interpolation="nearest")
+    ax.set_yticks([1 + r * (h + 1) + h / 2 for r in range(len(rows))], names, fontsize=7)
+    w = imgs.shape[2] + 1
+    ax.set_xticks([w * per_side / 2, w * (per_side + 1 + per_side / 2)],
+                  [f"most {score_name}" if score is not None else "first members",
+                   f"least {score_name}" if score is not None else "last members"], fontsize=8)
+    ax.xaxis.tick_top()
+    more = f"; the {len(shown)} largest of {len(ids)} clusters" if len(ids) > len(shown) else ""
+    ax.set_title(f"members per cluster{more}", fontsize=9)
     return _save(fig, path)
 
 
@@ -250,7 +420,7 @@ def _load_y_and_X(run: Path, cfg: dict | None, need_X: bool):
         try:
             from .protocols import load_data
             ds = load_data(cfg["dataset"], **(cfg.get("dataset_kwargs") or {}))
-            if y is None:
+            if y is None and not cfg.get("no_labels"):
                 y = ds.y
             X = ds.X
         except Exception as e:  # the dataset may be gone or a user file elsewhere
@@ -258,32 +428,76 @@ def _load_y_and_X(run: Path, cfg: dict | None, need_X: bool):
     return y, X
 
 
-def _reconstructions(run: Path, X, n: int = 16):
-    """(originals, reconstructions) from the saved model's autoencoder_, or None."""
-    if X is None or not (run / "model.pt").is_file():
+def _reconstructions(run: Path, X, est=None, n: int = 16):
+    """(originals, reconstructions) from the model's autoencoder_ (in memory, else model.pt), or None."""
+    if X is None:
         return None
     import torch
-    from ..engine.base import BaseClusterer
-    est = BaseClusterer.load(run / "model.pt", device="cpu")
+    if est is None:
+        if not (run / "model.pt").is_file():
+            return None
+        from ..engine.base import BaseClusterer
+        est = BaseClusterer.load(run / "model.pt", device="cpu")
     ae = getattr(est, "autoencoder_", None)
     if ae is None or not isinstance(ae, torch.nn.Module):
         return None
     x = torch.as_tensor(np.asarray(X[:n], dtype=np.float32))
-    ae = ae.to("cpu").eval()
-    with torch.no_grad():
-        for inp in (x, x.reshape(len(x), -1)):
-            try:
-                out = ae(inp)
-            except Exception:
-                continue
-            xh = out[1] if isinstance(out, (tuple, list)) else out
-            if xh.numel() == x.numel():
-                return x.numpy(), xh.reshape(x.shape).numpy()
+    dev = next(iter(ae.parameters()), torch.empty(0)).device
+    was = ae.training
+    ae.eval()
+    try:
+        with torch.no_grad():
+            for inp in (x, x.reshape(len(x), -1)):
+                try:
+                    out = ae(inp.to(dev))
+                except Exception:
+                    continue
+                xh = out[1] if isinstance(out, (tuple, list)) else out
+                if xh.numel() == x.numel():
+                    return x.numpy(), xh.reshape(x.shape).float().cpu().numpy()
+    finally:
+        ae.train(was)
     return None
 
 
-def run_report(run_dir, max_points: int = MAX_POINTS) -> Path:
-    """Write run_dir/plots/*.png and run_dir/report.md; returns the report path."""
+def _assignment_scores(run: Path):
+    """(confidence, distance) columns of assignments.csv (None where empty)."""
+    p = run / "assignments.csv"
+    if not p.is_file():
+        return None, None
+    conf, dist = [], []
+    with open(p, newline="") as f:
+        for row in csv.DictReader(f):
+            conf.append(row.get("confidence") or "nan")
+            dist.append(row.get("distance") or "nan")
+    conf, dist = np.asarray(conf, float), np.asarray(dist, float)
+    return (None if np.isnan(conf).all() else conf), (None if np.isnan(dist).all() else dist)
+
+
+def _partitions(run: Path) -> dict:
+    p = run / "partitions.npz"
+    if not p.is_file():
+        return {}
+    with np.load(p) as z:
+        return {k: z[k] for k in z.files}
+
+
+def initial_partition(partitions: dict | None, n: int):
+    """(phase name, labels) of the partition a method started from: the 'init' phase's, else the first
+    phase that recorded one (None when there is none)."""
+    parts = {k: v for k, v in (partitions or {}).items() if v is not None and len(v) == n}
+    if not parts:
+        return None, None
+    name = "init" if "init" in parts else next(iter(parts))
+    return name, np.asarray(parts[name])
+
+
+def run_report(run_dir, max_points: int | None = None, *, est=None, X=None, y=None, labels=None,
+               embedding=None, metrics: dict | None = None, partitions: dict | None = None,
+               confidence=None, distance=None, image_shape=None, map_method: str = "tsne") -> Path:
+    """Write run_dir/plots/*.png and run_dir/report.md; returns the report path. The keyword arguments
+    pass what `deepclust fit` has in memory (then nothing is reloaded); left out, they are read from the
+    run folder (and X, y from the run's dataset when needed)."""
     run = Path(run_dir)
     if not run.is_dir():
         from ..errors import InvalidInputError
@@ -291,13 +505,21 @@ def run_report(run_dir, max_points: int = MAX_POINTS) -> Path:
     plots = run / "plots"
     plots.mkdir(exist_ok=True)
     cfg = _read_json(run / "config.json") or {}
-    metrics = _read_json(run / "metrics.json") or {}
-    labels = np.load(run / "labels.npy") if (run / "labels.npy").is_file() else None
-    emb_file = run / "embedding.npy"
-    y, X = _load_y_and_X(run, cfg, need_X=(run / "model.pt").is_file())
-    image_shape = None
-    if X is not None and X.ndim == 4:
-        image_shape = X.shape[1:]
+    metrics = metrics if metrics is not None else (_read_json(run / "metrics.json") or {})
+    if labels is None and (run / "labels.npy").is_file():
+        labels = np.load(run / "labels.npy")
+    in_memory = X is not None
+    if embedding is None and (run / "embedding.npy").is_file():
+        embedding = np.load(run / "embedding.npy", mmap_mode="r")
+    if not in_memory:
+        need_X = embedding is None or (run / "model.pt").is_file() or bool(cfg.get("image_shape"))
+        y, X = _load_y_and_X(run, cfg, need_X=need_X)
+        confidence, distance = _assignment_scores(run)
+        partitions = _partitions(run)
+    if image_shape is None and X is not None and getattr(X, "ndim", 0) == 4:
+        image_shape = tuple(X.shape[1:])
+    if max_points is None:
+        max_points = map_points(metrics.get("seconds"), len(labels) if labels is not None else MAX_POINTS)
     sections, notes = [], []
 
     def attempt(title, fn):
@@ -313,18 +535,32 @@ def run_report(run_dir, max_points: int = MAX_POINTS) -> Path:
     if labels is not None and y is not None and len(y) != len(labels):
         notes.append(f"true labels ({len(y)}) do not match the run's {len(labels)} labels; not used")
         y = None
-    if labels is not None and emb_file.is_file():
-        attempt("Embedding", lambda: plot_embedding(np.load(emb_file, mmap_mode="r"), labels, y,
-                                                    plots / "embedding.png", max_points))
+    init_name, init = initial_partition(partitions, len(labels) if labels is not None else -1)
+    if labels is not None:
+        Z = embedding if embedding is not None else X
+        what = "the learned embedding" if embedding is not None else "the input features (this method learns no embedding)"
+        if Z is not None:
+            attempt("Embedding map", lambda: (lambda r: (r[0], f"{r[1]} of {what}"))(
+                plot_embedding(Z, labels, y, plots / "embedding.png", max_points, init, init_name, map_method)))
+        if X is not None and image_shape is not None:
+            score, name = (confidence, "confident") if confidence is not None else \
+                ((-np.asarray(distance), "central") if distance is not None else (None, ""))
+            attempt("Members per cluster", lambda: (plot_cluster_grid(
+                X, labels, plots / "clusters.png", score, image_shape, score_name=name),
+                "Each row: the cluster's most confident members, then its least confident ones (by "
+                + ("the soft assignment" if confidence is not None else "the distance to the cluster centre"
+                   if distance is not None else "data order: this method gives no confidence") + ")."))
+        attempt("Cluster sizes", lambda: plot_sizes(labels, plots / "sizes.png", init, init_name))
     if labels is not None and y is not None:
         attempt("Confusion matrix", lambda: plot_confusion(y, labels, plots / "confusion.png"))
-    history = read_history(run / "history.jsonl")
+    history = getattr(est, "history_", None) if est is not None else None
+    history = history if history is not None else read_history(run / "history.jsonl")
     if history:
-        attempt("Training curves", lambda: plot_curves(history, plots / "curves.png"))
+        attempt("Training curves", lambda: plot_curves(history, plots / "curves.png", partitions))
 
     def images():
         rows = []
-        rec = _reconstructions(run, X)
+        rec = _reconstructions(run, X, est)
         if rec is not None:
             rows += [("input", rec[0]), ("reconstruction", rec[1])]
         elif (run / "reconstructions.npy").is_file():
@@ -339,7 +575,7 @@ def run_report(run_dir, max_points: int = MAX_POINTS) -> Path:
         return plot_images(rows, plots / "images.png", image_shape) if rows else None
     attempt("Images", images)
 
-    title = f"{cfg.get('method', '?')} on {cfg.get('dataset', '?')}"
+    title = f"{cfg.get('method', '?')} on {cfg.get('dataset_name') or cfg.get('dataset', '?')}"
     lines = [f"# Run report: {title}", "", f"Run folder: `{run.name.removesuffix('.incomplete')}`", ""]
     info = [("preset", cfg.get("preset")), ("seed", cfg.get("seed")),
             ("overrides", json.dumps(cfg.get("overrides") or {})),
@@ -351,6 +587,9 @@ def run_report(run_dir, max_points: int = MAX_POINTS) -> Path:
     score = [(k, metrics[k]) for k in ("acc", "nmi", "ari", "purity") if isinstance(metrics.get(k), (int, float))]
     if score:
         lines += ["", "| metric | value |", "|---|---|"] + [f"| {k.upper()} | {v:.4f} |" for k, v in score]
+    if labels is not None:
+        ids, counts = np.unique(labels, return_counts=True)
+        lines += ["", f"Cluster sizes ({len(ids)} clusters): " + ", ".join(f"{c}: {n}" for c, n in zip(ids, counts))]
     if metrics.get("phase_seconds"):
         lines += ["", "Seconds per phase: " + ", ".join(f"{k} {v:.1f}" for k, v in metrics["phase_seconds"].items())]
     for t, p, caption in sections:

@@ -8,6 +8,12 @@ is here, the (method, dataset) pair is run over the seeds as a resumable grid (b
   <out>/reproduce/<paper>-<preset>.md / .json        the paper-vs-ours table, every metric and statistic
 Rows that cannot be run (method not landed, dataset not here, ablation variants, parameter sweeps)
 are listed with the reason.
+
+`out` is a fresh folder by default (runs/reproduce-<paper>-<preset>-<time>/); an existing one must be empty
+or made by an earlier reproduce of the same paper and preset (a marker file says so), so committed results
+are never overwritten by accident. `into=RESULTS_DIR` (`--into`) is the explicit way to add the records to
+a results folder: each is merged with an existing record of the same settings (`results.merge_records`:
+seeds added, rerun seeds replaced); a record whose settings differ is written beside it with a date tag.
 """
 from __future__ import annotations
 
@@ -19,6 +25,7 @@ import numpy as np
 
 from ..engine.io import write_json, write_text
 from ..errors import DeepclustError
+from .results import merge_records, result_path
 from . import grid as _grid
 from .protocols import PROTOCOLS, dataset_available, published, registry_name, resolve_paper
 from .results import METRICS, command_line, git_commit, summarise, write_result
@@ -26,6 +33,64 @@ from .results import METRICS, command_line, git_commit, summarise, write_result
 # ablation variants implemented as their own registry entry
 VARIANT_METHODS = {("agmm", "eta0"): ("deepgmm",)}
 STAT_ORDER = {"mean": 0, "median": 1, "reported": 2, "min": 3, "max": 4, "best": 5}
+
+
+MARKER = ".deepclust-reproduce.json"  # written into every folder `reproduce` creates (what it holds)
+
+
+def reproduce_out(out, paper: str, preset: str) -> Path:
+    """The folder `reproduce` writes into: `out`, or a fresh runs/reproduce-<paper>-<preset>-<time>/. An
+    existing `out` must be empty or a folder an earlier `reproduce` of the same paper and preset made
+    (then its finished runs are reused); anything else (committed results above all) is refused: merging
+    into results takes --into."""
+    p = resolve_paper(paper)
+    if out is None:
+        stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        out = Path("runs") / f"reproduce-{p.paper}_{p.key}-{preset}-{stamp}"
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        mark = out / MARKER
+        try:
+            info = json.loads(mark.read_text()) if mark.is_file() else None
+        except (OSError, json.JSONDecodeError):
+            info = None
+        if info is None:
+            raise DeepclustError(f"--out {out} already holds files that `reproduce` did not make there (committed "
+                                 f"results?); choose a new folder, or merge the new records into it with --into {out}")
+        if (info.get("paper"), info.get("preset")) != (p.paper, preset):
+            raise DeepclustError(f"--out {out} holds a reproduction of paper {info.get('paper')} preset "
+                                 f"{info.get('preset')}, not {p.paper} {preset}; choose another folder")
+    return out
+
+
+def _mark(out: Path, paper: str, preset: str) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    if not (out / MARKER).is_file():
+        write_json(out / MARKER, {"paper": paper, "preset": preset,
+                                  "created": _dt.datetime.now().isoformat(timespec="seconds")})
+
+
+def merge_into(rec: dict, into: Path, tag: str, log=print) -> Path:
+    """Add a result record to the results folder `into`: merged with the existing record of the same file
+    name and settings (seeds added, rerun seeds replaced), or written beside it with a date tag when the
+    settings differ. Returns the path written."""
+    path = result_path(rec, out=into, tag=tag)
+    if path.is_file():
+        old = json.loads(path.read_text())
+        try:
+            merged = merge_records(old, rec)
+        except ValueError as e:
+            path = result_path(rec, out=into, tag=f"{tag}-{_dt.date.today().isoformat()}")
+            log(f"  {e}: written beside it as {path.name}")
+            write_json(path, rec)
+            return path
+        replaced = sorted(set(old["seeds"]) & set(rec["seeds"]))
+        log(f"  merged seeds {rec['seeds']} into {path}" + (f" (seeds {replaced} rerun and replaced)" if replaced else ""))
+        write_json(path, merged)
+        return path
+    write_json(path, rec)
+    log(f"  wrote {path}")
+    return path
 
 
 def plan(paper: str, datasets=None, methods=None, registered=None) -> dict:
@@ -141,13 +206,13 @@ def _primary_paper(rows, paper_id) -> dict:
 
 
 def reproduce(paper: str, *, datasets=None, methods=None, seeds=3, preset: str = "paper",
-              out="benchmarks/results", backend: str = "local", jobs: int | None = None,
-              address: str | None = None, retry_failed: bool = False, device: str = "cpu",
+              out=None, into=None, backend: str = "local", jobs: int | None = None,
+              address: str | None = None, retry_failed: bool = True, device: str = "cpu",
               timeout: float | None = None, dry_run: bool = False, log=print) -> dict:
     pl = plan(paper, datasets, methods)
     p = pl["protocol"]
     seeds = _seeds(seeds)
-    out = Path(out)
+    out = reproduce_out(out, paper, preset)
     name = f"{p.paper}_{p.key}-{preset}"
     tasks, by_pair = [], {}
     for e in pl["runs"]:
@@ -164,6 +229,7 @@ def reproduce(paper: str, *, datasets=None, methods=None, seeds=3, preset: str =
         for s in pl["skipped"]:
             log(f"  skip {s['method']:<12} {s['dataset']:<14} {s['reason']}")
         return {"plan": pl, "tasks": tasks}
+    _mark(out, p.paper, preset)
     g = _grid.Grid(out / "reproduce" / name)
     counts = g.run(tasks, backend=backend, jobs=jobs, address=address, retry_failed=retry_failed,
                    timeout=timeout, log=log) if tasks else {}
@@ -190,6 +256,8 @@ def reproduce(paper: str, *, datasets=None, methods=None, seeds=3, preset: str =
         rec["comparison"] = compare(rec, e["rows"])
         rec["published_rows"] = e["rows"]
         path = write_result(rec, out=out, tag=f"p{p.paper}")
+        if into is not None:
+            merge_into(rec, Path(into), f"p{p.paper}", log)
         records.append(rec)
         table_rows.append({"method": e["method"], "dataset": e["dataset"], "status": "ok", "file": str(path),
                            "seeds": rec["seeds"], "preset": preset, "preset_used": rec["preset_used"],

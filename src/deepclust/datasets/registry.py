@@ -18,7 +18,7 @@ REGISTRY: dict[str, DatasetSpec] = {
 
 PREPROCESS_KW = ("resize_method",)
 USER_KW = ("labels", "image_shape", "key", "label_key", "label_column", "allow_pickle", "mmap", "image_size",
-           "name")
+           "name", "skip_unreadable")
 
 
 def _norm(name: str) -> str:
@@ -165,9 +165,21 @@ def dataset_status(data_dir=None) -> list[dict]:
                      "available": len(available_splits) == len(splits), "where": where,
                      "downloadable": spec.downloadable, "available_splits": available_splits,
                      "description": spec.description})
+    from . import synthetic
+    pfc = ("derived dataset of the PFC paper (Gan et al., IEEE Trans. Cybernetics 2022)")
+    info = {"8gaussians": (10_000, (2,), f"8 Gaussians in 2-D (WGAN-GP's toy data), k = 8; {pfc}"),
+            "artifact-mnist": (None, None, "MNIST-test with the top-left pixel set to 0.1, 0.5 or 0.9; the labels are "
+                                           f"that value (k = 3), not the digit; {pfc}")}
+    for v, counts in synthetic.USPS_VARIANT_COUNTS.items():
+        info[v] = (sum(counts), None, f"USPS subsampled to per-class counts {'-'.join(map(str, counts))} "
+                                      f"({'balanced' if len(set(counts)) == 1 else 'imbalanced'}); {pfc}")
     for name, (base, _) in _derived().items():
         base_row = next((r for r in rows if r["name"] == base), None)
-        rows.append({"name": name, "n_samples": None, "shape": (), "available": base_row is None or base_row["available"],
+        n, shape, desc = info.get(name, (None, None, f"derived dataset (PFC paper), built from {base or 'nothing'}"))
+        if n is None and base_row is not None:
+            n = base_row["n_samples"]
+        rows.append({"name": name, "n_samples": n, "shape": tuple(shape or (base_row or {}).get("shape") or ()),
+                     "available": base_row is None or base_row["available"],
                      "where": f"built from {base}" if base else "generated", "downloadable": False,
-                     "available_splits": [], "description": f"derived dataset (PFC paper), built from {base or 'nothing'}"})
+                     "available_splits": [], "description": desc})
     return rows

@@ -7,11 +7,16 @@ uint8 data are divided by 255 ([0, 1]); other dtypes are cast to float32 unchang
 With `mmap=True` (.npy only) X is a read-only `np.memmap` of the file, kept in its own dtype and range
 (no float32 conversion, no /255); NaN/inf are still checked, in chunks.
 Labels of any type (ints, strings) are mapped to 0..k-1 in sorted order; `meta["label_names"]` keeps them.
+CSV files: a header column named label / labels / class / y / target is taken as the labels (with a
+warning; `label_column=None` reads every column as a feature). Image folders: `meta["sample_files"]` lists
+each sample's file (relative to the folder); an unreadable file is an error naming it, or is skipped with
+`skip_unreadable=True` (`meta["skipped_files"]`).
 """
 from __future__ import annotations
 
 import csv
 import io
+import logging
 import struct
 import zipfile
 import zlib
@@ -30,6 +35,8 @@ Y_KEYS = ("y", "labels", "label", "target", "targets")
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".ppm", ".pgm", ".webp"}
 SUFFIXES = (".npy", ".npz", ".csv", ".tsv", ".txt", ".h5", ".hdf5")
 GREY_MODES = {"L", "1", "LA", "I", "I;16", "F"}
+LABEL_NAMES = ("label", "labels", "class", "y", "target")  # CSV header names read as labels (label_column="auto")
+log = logging.getLogger("deepclust")
 
 
 def is_user_path(name) -> bool:
@@ -118,7 +125,7 @@ def _is_number(tok: str) -> bool:
         return False
 
 
-def _read_csv(path, label_column):
+def _read_csv(path, label_column, meta):
     with open(path, newline="") as f:
         first = f.readline()
     if not first.strip():
@@ -126,6 +133,20 @@ def _read_csv(path, label_column):
     delim = "\t" if path.suffix.lower() == ".tsv" else next((d for d in ",\t;" if d in first), None)
     tokens = next(csv.reader(io.StringIO(first), delimiter=delim)) if delim else first.split()
     tokens = [t.strip() for t in tokens]
+    has_header = not all(_is_number(t) for t in tokens)
+    if isinstance(label_column, str) and label_column.lower() == "auto":
+        named = [t for t in tokens if t.lower() in LABEL_NAMES] if has_header else []
+        if len(named) > 1:
+            raise InvalidInputError(f"{path}: several columns look like labels ({', '.join(named)}); choose one with "
+                                    "label_column='NAME' (--label-column NAME), or label_column=None to read them all "
+                                    "as features")
+        label_column = named[0] if named else None
+        if named:
+            meta["label_column"] = named[0]
+            log.warning("%s: column %r is read as the labels (used only to score the clustering, never to fit); "
+                        "pass label_column=None (--label-column none) to read it as a feature", path, named[0])
+    elif label_column is not None:
+        meta["label_column"] = label_column
     if isinstance(label_column, str):
         if label_column not in tokens:
             raise InvalidInputError(f"{path}: no column named {label_column!r} in header {tokens}")
@@ -148,7 +169,7 @@ def _read_csv(path, label_column):
     return X, y
 
 
-def _read_image_folder(folder: Path, image_size=None):
+def _read_image_folder(folder: Path, image_size=None, skip_unreadable=False, meta=None):
     Image = require_pillow()
     is_img = lambda p: p.is_file() and p.suffix.lower() in IMAGE_EXTS and not p.name.startswith(".")
     subdirs = sorted(d for d in folder.iterdir() if d.is_dir() and not d.name.startswith("."))
@@ -161,23 +182,43 @@ def _read_image_folder(folder: Path, image_size=None):
     files = [f for _, fs in classes for f in fs] if classes else root_files
     if not files:
         raise InvalidInputError(f"{folder}: no images ({', '.join(sorted(IMAGE_EXTS))}) found")
-    arrays = []
+    arrays, kept, skipped = [], [], []
     for f in files:
-        with Image.open(f) as im:
-            im = im.convert("L" if im.mode in GREY_MODES else "RGB")
-            if image_size is not None:
-                h, w = (image_size, image_size) if isinstance(image_size, int) else image_size
-                im = im.resize((w, h), Image.BILINEAR)
-            arrays.append(np.asarray(im))
+        try:
+            with Image.open(f) as im:
+                im = im.convert("L" if im.mode in GREY_MODES else "RGB")
+                if image_size is not None:
+                    h, w = (image_size, image_size) if isinstance(image_size, int) else image_size
+                    im = im.resize((w, h), Image.BILINEAR)
+                a = np.asarray(im)
+        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
+            if not skip_unreadable:
+                raise CorruptFileError(f"{f}: unreadable image ({type(e).__name__}: {e}); remove or re-save it, or "
+                                       "skip unreadable files (skip_unreadable=True, --skip-unreadable)") from None
+            skipped.append(f)
+            continue
+        arrays.append(a)
+        kept.append(f)
         if arrays[-1].shape[:2] != arrays[0].shape[:2]:
-            raise InvalidInputError(f"{f}: size {arrays[-1].shape[:2]} differs from {files[0]} "
-                                    f"{arrays[0].shape[:2]}; pass image_size=(H, W) to resize on load")
+            raise InvalidInputError(f"{f}: size {arrays[-1].shape[:2]} differs from {kept[0]} "
+                                    f"{arrays[0].shape[:2]}; resize on load with image_size=(H, W) "
+                                    "(--image-size H W)")
+    if skipped:
+        log.warning("%s: skipped %d unreadable image(s): %s%s", folder, len(skipped),
+                    ", ".join(f.name for f in skipped[:5]), " ..." if len(skipped) > 5 else "")
+        if meta is not None:
+            meta["skipped_files"] = [str(f.relative_to(folder)) for f in skipped]
+    if not arrays:
+        raise InvalidInputError(f"{folder}: none of its {len(files)} images could be read")
+    if meta is not None:
+        meta["sample_files"] = [str(f.relative_to(folder)) for f in kept]
+    files = kept
     if any(a.ndim == 3 for a in arrays):
         arrays = [a if a.ndim == 3 else np.repeat(a[:, :, None], 3, axis=2) for a in arrays]
         X = np.stack(arrays).transpose(0, 3, 1, 2)
     else:
         X = np.stack(arrays)[:, None]
-    y = np.array([n for n, fs in classes for _ in fs]) if classes else None
+    y = np.array([f.parent.name for f in kept]) if classes else None
     return np.ascontiguousarray(X), y
 
 
@@ -250,18 +291,21 @@ def encode_labels(y, n, source):
     return codes.astype(np.int64), [v.item() if hasattr(v, "item") else v for v in names]
 
 
-def load_array(path, labels=None, image_shape=None, *, key=None, label_key=None, label_column=None,
-               allow_pickle=False, mmap=False, image_size=None, name=None) -> Dataset:
+def load_array(path, labels=None, image_shape=None, *, key=None, label_key=None, label_column="auto",
+               allow_pickle=False, mmap=False, image_size=None, name=None, skip_unreadable=False) -> Dataset:
     """Load user data into a Dataset (see the module docstring for the shape rules).
 
     path: a .npy/.npz/.csv/.tsv/.txt/.h5/.hdf5 file, a folder of images (one subfolder per class gives
     labels, a flat folder none), or an array. labels: array-like or a .npy/.txt/.csv file (one per line);
     it overrides labels found in the file. key / label_key choose arrays in .npz/.h5/pickled-dict files;
-    label_column (name or index) picks the label column of a CSV (header auto-detected).
+    label_column (name or index) picks the label column of a CSV (header auto-detected); "auto" (default)
+    takes a header column named label/labels/class/y/target, None reads every column as a feature.
     allow_pickle: read .npy files that hold a pickled dict (numpy arrays only are rebuilt).
     mmap: open a .npy with mmap_mode='r' (X stays a memmap in the file's dtype). image_size: resize
-    images of a folder to (H, W) while decoding (needed when their sizes differ).
+    images of a folder to (H, W) while decoding (needed when their sizes differ). skip_unreadable: skip
+    image files that cannot be decoded (listed in meta["skipped_files"]) instead of failing.
     """
+    found: dict = {}
     if isinstance(path, np.ndarray):
         X, y_file, source = path, None, "array"
         meta = {"format": "array"}
@@ -275,7 +319,7 @@ def load_array(path, labels=None, image_shape=None, *, key=None, label_key=None,
         if mmap and suffix != ".npy":
             raise InvalidInputError(f"{p}: mmap=True works only for .npy files")
         if p.is_dir():
-            X, y_file = _read_image_folder(p, image_size)
+            X, y_file = _read_image_folder(p, image_size, skip_unreadable, found)
             fmt = "image-folder"
         elif suffix == ".npy":
             X, y_file = _read("npy", p, _read_npy, key, label_key, allow_pickle, mmap)
@@ -284,7 +328,7 @@ def load_array(path, labels=None, image_shape=None, *, key=None, label_key=None,
             X, y_file = _read("npz", p, _read_npz, key, label_key)
             fmt = "npz"
         elif suffix in (".csv", ".tsv", ".txt"):
-            X, y_file = _read("csv", p, _read_csv, label_column)
+            X, y_file = _read("csv", p, _read_csv, label_column, found)
             fmt = "csv"
         elif suffix in (".h5", ".hdf5"):
             X, y_file = _read("hdf5", p, _read_h5, key, label_key)
@@ -292,7 +336,7 @@ def load_array(path, labels=None, image_shape=None, *, key=None, label_key=None,
         else:
             raise InvalidInputError(f"{p}: unsupported file type {suffix!r}; use one of {', '.join(SUFFIXES)} "
                                     "or a folder of images")
-        meta = {"format": fmt, "files": {"data": source}}
+        meta = {"format": fmt, "files": {"data": source}, **found}
     if X.ndim == 0 or len(X) == 0 or X.size == 0:
         raise InvalidInputError(f"{source}: no data (shape {tuple(X.shape)}); the dataset is empty")
     if X.dtype.kind not in "fiub":

@@ -165,6 +165,7 @@ class DataSource:
         self.streamed = is_on_disk(X) or nbytes > self.max_bytes
         self._read = 0  # bytes read through a memmap since its pages were last released
         self._file = None
+        self.batches_drawn = 0  # calls of batch(): training iterations, for Fit's checkpoint interval
         if self.streamed:
             self._host = X
             self.tensor = None
@@ -198,6 +199,7 @@ class DataSource:
 
     def batch(self, idx: torch.Tensor) -> torch.Tensor:
         """Rows `idx` (a 1-D LongTensor) on the device, shaped N x sample_shape."""
+        self.batches_drawn += 1
         if self.tensor is not None:
             return self.tensor.index_select(0, idx.to(self.tensor.device))
         idx_np = idx.cpu().numpy()
@@ -247,7 +249,7 @@ class DataSource:
             sub = DataSource.__new__(DataSource)
             sub.device, sub.n, sub.sample_shape, sub.streamed, sub._host = (
                 self.device, len(idx), self.sample_shape, False, None)
-            sub.max_bytes, sub._read, sub._file = self.max_bytes, 0, None
+            sub.max_bytes, sub._read, sub._file, sub.batches_drawn = self.max_bytes, 0, None, 0
             sub.tensor = self.tensor[torch.as_tensor(idx, device=self.tensor.device)]
             return sub
         uniq, inv = np.unique(idx, return_inverse=True)

@@ -63,6 +63,7 @@ class DeepClusterer(BaseClusterer):
     deterministic: bool = False    # torch.use_deterministic_algorithms during fit, no bf16 autocast
     precision: str = "auto"        # "auto" (bf16 on capable GPUs) | "fp32" | "bf16" | "bf16-native"
     flush_denormals: bool = True   # CPU: subnormal floats flushed to zero during fit (device.flush_denormals)
+    history_file: str | None = None  # append each history row (JSON line) to this file while training
     final_clusterer: str = "paper"  # "paper" (the method's own assignment) | "kmeans" | "gmm" | "umap-gmm" |
                                     # "umap-kmeans" | "spectral": a head fitted on the learned embedding (engine/heads.py)
     final_clusterer_params: dict | None = None  # e.g. {"n_neighbors": 20} for the UMAP heads
@@ -150,6 +151,14 @@ class DeepClusterer(BaseClusterer):
             return np.asarray(self.head_.predict(self._head_features(X)), dtype=np.int64)
         return super().predict(X)
 
+    def validate_params(self) -> None:
+        """BaseClusterer.validate_params, plus the run settings (precision, on_divergence, checkpointing)
+        and the device (CUDA/MPS present; one of auto, cpu, cuda, cuda:N, mps)."""
+        super().validate_params()
+        _check_run_params(self)
+        resolve_device(self.device)
+        self._check_final_clusterer()
+
     def _make_fit(self, X, y, *, image_shape=None) -> "Fit":
         return Fit(self, X, y, image_shape=image_shape)
 
@@ -224,14 +233,38 @@ class Fit:
         self.done: list[str] = []
         self.cursor: tuple[str, int] | None = None
         self.t0 = time.time()
+        self.elapsed_before = 0.0   # training seconds of earlier processes (a resumed run), from the checkpoint
+        self.partitions: dict = {}  # phase -> the last labels passed to monitor() in it (e.g. the initial partition)
+        self._phase_name: str | None = None
         self.phase_seconds: dict[str, float] = {}
         self.resumed = False
         self.rollbacks = 0          # rollbacks so far (carried by checkpoints)
         self.lr_scale = 1.0         # product of the learning-rate halvings applied by rollbacks
         self._snapshot: bytes | None = None  # last checkpoint, in memory (on_divergence="rollback")
+        self._history_file = None
         self._check_each_step = self.device.type == "cpu" if CHECK_EACH_STEP is None else bool(CHECK_EACH_STEP)
         if est.resume and self.ckpt is not None and self.ckpt.exists():
             self._restore()
+        self._history_file = getattr(est, "history_file", None)
+        self._rewrite_history_file()  # start the file over with the rows restored from a checkpoint (if any)
+
+    def _rewrite_history_file(self) -> None:
+        if self._history_file:
+            import json
+            with open(self._history_file, "w") as f:
+                f.writelines(json.dumps(r, default=float) + "\n" for r in self.history)
+
+    def elapsed(self) -> float:
+        """Training seconds so far, earlier processes of a resumed run included (work redone after a kill
+        is counted once: from the last checkpoint)."""
+        return self.elapsed_before + time.time() - self.t0
+
+    def _log_row(self, row: dict) -> None:
+        self.history.append(row)
+        if self._history_file:
+            import json
+            with open(self._history_file, "a") as f:
+                f.write(json.dumps(row, default=float) + "\n")
 
     # ---- phases -------------------------------------------------------------------------------
     def phase(self, name: str, n_steps: int, step: Callable[[int], dict | None], *, unit: str = "epoch",
@@ -248,12 +281,19 @@ class Fit:
             self.cursor = (name, start)
             self._snapshot = serialize(self._payload())
         t_phase = time.time()
+        self._phase_name = name
+        # --checkpoint-every counts training iterations (minibatches drawn from fit.data) in every phase:
+        # a step of an "epoch" phase counts its batches (at least 1), any other step counts 1
+        per_batch = unit == "epoch"
         while True:
             bar = _progress(self.est.verbose, n_steps, start, desc or f"{type(self.est).__name__} {name}", unit)
             acc: dict = {}  # key -> [(step, value)] since the last log point
+            since = 0       # iterations since the last checkpoint
             try:
                 for i in range(start, n_steps):
+                    drawn = self.data.batches_drawn
                     logs = step(i) or {}
+                    since += max(1, self.data.batches_drawn - drawn) if per_batch else 1
                     stop = bool(logs.pop("stop", False))
                     if self._check_each_step:
                         self._check_finite(name, unit, i, logs)
@@ -268,9 +308,10 @@ class Fit:
                                              if isinstance(v, float) and k not in ("time",)}, refresh=False)
                     if bar is not None:
                         bar.update(1)
-                    if (self.ckpt is not None or rollback) and every and (i + 1) % every == 0 and not last:
+                    if (self.ckpt is not None or rollback) and every and since >= every and not last:
                         self.cursor = (name, i + 1)
                         self._save()
+                        since = 0
                     if stop:
                         break
                 break
@@ -314,8 +355,8 @@ class Fit:
                 j = int(np.flatnonzero(~finite)[0])
                 raise _divergence(self.est, phase, unit, steps[j], k, float(arr[j]))
             row[k] = float(arr.mean())
-        row["time"] = round(time.time() - self.t0, 3)
-        self.history.append(row)
+        row["time"] = round(self.elapsed(), 3)
+        self._log_row(row)
         return row
 
     def _check_finite(self, phase, unit, i, logs) -> None:
@@ -347,6 +388,7 @@ class Fit:
         p = deserialize(self._snapshot, map_location=self.device)
         keep_seconds, done_rollbacks = dict(self.phase_seconds), self.rollbacks
         self._apply_payload(p, in_place=True)
+        self._rewrite_history_file()
         self.phase_seconds = keep_seconds
         self.rollbacks = done_rollbacks + 1  # counts every rollback of this fit, whatever the snapshot says
         target = 0.5 ** self.rollbacks
@@ -355,8 +397,8 @@ class Fit:
         at = self.cursor[1] if self.cursor and self.cursor[0] == name else 0
         event = {"phase": name, "event": "rollback", "diverged_at": getattr(err, "step", None),
                  "term": getattr(err, "term", None), "resumed_at": at, "lr_scale": target,
-                 "optimizers": n_opt, "time": round(time.time() - self.t0, 3)}
-        self.history.append(event)
+                 "optimizers": n_opt, "time": round(self.elapsed(), 3)}
+        self._log_row(event)
         log.warning("%s; rolled back to %s %d of phase %r with learning rates x%g (%d optimiser(s), rollback "
                     "%d of %d)", err, unit, at, name, target, n_opt, self.rollbacks, limit)
         if n_opt == 0:
@@ -366,6 +408,10 @@ class Fit:
     # ---- monitoring ---------------------------------------------------------------------------
     def monitor(self, labels) -> dict:
         """ACC/NMI/ARI of `labels` when y was given to fit (for the log only), else {}."""
+        if self._phase_name is not None and getattr(labels, "ndim", 0) == 1 and len(labels) == self.data.n:
+            # a copy on the labels' device (no host sync); converted to numpy by finish()
+            self.partitions[self._phase_name] = (labels.detach().clone() if isinstance(labels, torch.Tensor)
+                                                 else np.array(labels, dtype=np.int32))
         if self.y is None:
             return {}
         from ..metrics import acc, ari, nmi
@@ -382,7 +428,8 @@ class Fit:
                 "params": _plain_params(self.est), "n_samples": self.data.n,
                 "state": vars(self.state), "done": list(self.done), "cursor": self.cursor,
                 "history": self.history, "rng": rng_state(), "phase_seconds": self.phase_seconds,
-                "rollbacks": self.rollbacks, "lr_scale": self.lr_scale}
+                "rollbacks": self.rollbacks, "lr_scale": self.lr_scale, "elapsed": self.elapsed(),
+                "partitions": self.partitions}
 
     def _save(self, phase_end: str | None = None) -> None:
         data = serialize(self._payload())
@@ -428,6 +475,9 @@ class Fit:
         self.done, self.cursor, self.history = list(p["done"]), p["cursor"], list(p["history"])
         self.phase_seconds = dict(p.get("phase_seconds", {}))
         self.rollbacks, self.lr_scale = int(p.get("rollbacks", 0)), float(p.get("lr_scale", 1.0))
+        self.partitions = dict(p.get("partitions", {}))
+        if not in_place:  # a resume: the training time of the processes before this one
+            self.elapsed_before, self.t0 = float(p.get("elapsed", 0.0)), time.time()
         set_rng_state(p["rng"])
 
     # ---- results ------------------------------------------------------------------------------
@@ -454,13 +504,15 @@ class Fit:
         est.sample_shape_ = self.data.sample_shape
         est.history_ = self.history
         est.phase_seconds_ = dict(self.phase_seconds)
-        est.fit_seconds_ = time.time() - self.t0
+        est.fit_seconds_ = self.elapsed()
+        est.partitions_ = {k: (v.cpu().numpy() if isinstance(v, torch.Tensor) else np.asarray(v)).astype(np.int32)
+                           for k, v in self.partitions.items()}
         est.device_ = str(self.device)
         est.rollbacks_ = self.rollbacks
 
 
 _RUN_PARAMS = {"device", "verbose", "checkpoint_dir", "checkpoint_every", "resume", "on_divergence",
-               "max_rollbacks", "max_bytes", "deterministic"}
+               "max_rollbacks", "max_bytes", "deterministic", "history_file"}
 
 
 def _divergence(est, phase, unit, i, term, value) -> DivergenceError:
@@ -552,9 +604,53 @@ def _plain_params(est) -> dict:
             for k, v in est.get_params(deep=False).items()}
 
 
+# seconds between the plain progress lines written when stderr is not a terminal (logs, CI)
+PROGRESS_SECONDS = float(os.environ.get("DEEPCLUST_PROGRESS_SECONDS", 30))
+
+
 def _progress(verbose, total, initial, desc, unit):
+    """A tqdm bar on a terminal or in a notebook; elsewhere (a log file, CI) plain lines on stderr every
+    PROGRESS_SECONDS and at the end of the phase, so logs are not flooded with carriage returns."""
     if not verbose:
         return None
-    from tqdm.auto import tqdm
-    return tqdm(total=total, initial=initial, desc=desc, unit=unit, leave=verbose > 1, dynamic_ncols=True,
-                mininterval=0.5)
+    import sys
+    if _interactive(sys.stderr):
+        from tqdm.auto import tqdm
+        return tqdm(total=total, initial=initial, desc=desc, unit=unit, leave=verbose > 1, dynamic_ncols=True,
+                    mininterval=0.5)
+    return _PlainProgress(total, initial, desc, unit)
+
+
+def _interactive(stream) -> bool:
+    import sys
+    try:
+        return bool(stream.isatty()) or "ipykernel" in sys.modules
+    except (AttributeError, ValueError):
+        return False
+
+
+class _PlainProgress:
+    """The part of tqdm's interface the phase runner uses, writing one line per PROGRESS_SECONDS."""
+
+    def __init__(self, total, initial, desc, unit):
+        self.total, self.n, self.desc, self.unit = total, initial, desc, unit
+        self.t0 = self.last = time.time()
+        self.postfix: dict = {}
+
+    def set_postfix(self, d, refresh=False):
+        self.postfix = dict(d)
+
+    def update(self, k=1):
+        self.n += k
+        if time.time() - self.last >= PROGRESS_SECONDS:
+            self._line()
+
+    def _line(self):
+        import sys
+        self.last = time.time()
+        post = " ".join(f"{k}={v}" for k, v in self.postfix.items())
+        print(f"{self.desc}: {self.unit} {self.n}/{self.total} {post} [{self.last - self.t0:.0f}s]".rstrip(),
+              file=sys.stderr, flush=True)
+
+    def close(self):
+        self._line()

@@ -18,10 +18,26 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
         if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        from ..errors import InvalidInputError
-        raise InvalidInputError(f"device={device!r} requested but CUDA is not available; use device='cpu' or 'auto'")
+    from ..errors import InvalidInputError
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        dev = None
+    if dev is None or dev.type not in ("cpu", "cuda", "mps"):
+        raise InvalidInputError(f"unknown device {device!r}; use 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'")
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise InvalidInputError(f"device={device!r} requested but CUDA is not available; use device='cpu' or 'auto'")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise InvalidInputError(f"device={device!r}: this machine has {torch.cuda.device_count()} CUDA device(s) "
+                                    f"(cuda:0 .. cuda:{torch.cuda.device_count() - 1})")
+    if dev.type == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise InvalidInputError(f"device={device!r} requested but Apple MPS is not available on this machine; "
+                                    "use device='cpu' or 'auto'")
+    if dev.type == "cpu" and dev.index not in (None, 0):
+        raise InvalidInputError(f"device={device!r}: use 'cpu' (the CPU has no device index)")
     return dev
 
 

@@ -126,12 +126,13 @@ def _raise_nonfinite(X, name, overflow: bool = False):
         "remove or impute them before clustering")
 
 
-def check_n_clusters(n_clusters, n_samples: int):
+def check_n_clusters(n_clusters, n_samples: int | None):
+    """n_clusters an integer in [2, n_samples] (n_samples None: only the lower bound)."""
     if isinstance(n_clusters, bool) or not isinstance(n_clusters, (int, np.integer)):
         raise InvalidInputError(f"n_clusters must be an integer, got {n_clusters!r}")
     if n_clusters < 2:
         raise InvalidInputError(f"n_clusters must be at least 2, got {n_clusters}")
-    if n_clusters > n_samples:
+    if n_samples is not None and n_clusters > n_samples:
         raise InvalidInputError(
             f"n_clusters={n_clusters} is larger than the number of samples ({n_samples}); "
             "lower n_clusters or pass more data")

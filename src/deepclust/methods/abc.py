@@ -1,4 +1,8 @@
-"""Baselines of the DCAN paper (spec 004 §3.1-3.4, Tables II-VII) on DCAN's code (methods/dcan.py):
+"""Baselines of the DCAN paper on DCAN's code (methods/dcan.py): K.-L. Lim, "Deep clustering using
+adversarial net based clustering loss", ICLR 2025 Workshop DeLTa (arXiv:2412.08933, 2024); spec §3.1-3.4
+and the paper's Tables II-VII ('spec §N': the project's implementation notes on the paper, not shipped).
+ABC: C. Song, F. Liu, Y. Huang, L. Wang, T. Tan, "Auto-encoder based data clustering", CIARP 2013.
+VAE: D. P. Kingma, M. Welling, "Auto-Encoding Variational Bayes", ICLR 2014.
 
 - `ABC` ("abc"), Auto-encoder Based Clustering (Song et al. 2013) as the paper writes it (eq. 1-3, sign
   corrected, spec §3.2/§9.2.1): minimise  1/2 ||x - x_hat||^2 + lambda_3 * 1/2 ||z - eta*||^2  where eta* is
@@ -176,6 +180,7 @@ class AEKMeansDCAN(AEKMeans):
     latent_dim: int | None = None
     latent_act: str = "tanh"
 
+    paper_data: ClassVar[dict] = LatentClusteringBase.paper_data  # the DCAN paper's inputs
     presets: ClassVar[dict] = {"paper": {}, "cpu": {"pretrain_epochs": 50},
                                "smoke": {"pretrain_epochs": 3, "n_init": 3}}
 

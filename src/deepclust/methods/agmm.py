@@ -1,7 +1,8 @@
-"""Adaptive GMM deep clustering (Wang & Jiang, "Unsupervised deep clustering via adaptive GMM modeling
-and optimization", Neurocomputing 2021) and its eta = 0 ablation "DeepGMM".
+"""Adaptive GMM deep clustering and its eta = 0 ablation "DeepGMM": J. Wang, J. Jiang, "Unsupervised deep
+clustering via adaptive GMM modeling and optimization", Neurocomputing 433, 2021.
 
-Spec: shared/specs/003_adaptive_gmm.md. Algorithm (paper Table 1, Sec. 3-4):
+'spec §N': the project's implementation notes on the paper (not shipped with the package).
+Algorithm (paper Table 1, Sec. 3-4):
   Stage 1 (Encoder & Decoder, min ||x - x_r||^2):
     1. greedy layer-wise pretraining of 4 RBMs H->500->500->2000->10 (CD-k; Gaussian-Bernoulli first
        layer, Bernoulli-Bernoulli inner layers, Bernoulli-Gaussian = linear 10-unit top layer), each

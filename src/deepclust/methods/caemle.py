@@ -1,5 +1,7 @@
-"""CAE-MLE: multi-level feature learning on the embedding layer of a convolutional autoencoder
-(Ghazanfari & Afghah; spec shared/specs/001_caemle_ifl.md §1, §2.3, §3.4, §4.1).
+"""CAE-MLE: multi-level feature learning on the embedding layer of a convolutional autoencoder.
+B. Ghazanfari, F. Afghah, "Multi-level Feature Learning on Embedding Layer of Convolutional Autoencoders and
+Deep Inverse Feature Learning for Image Clustering", arXiv:2010.02343, 2020. Spec §1, §2.3, §3.4, §4.1
+('spec §N': the project's implementation notes on the paper, not shipped with the package).
 
 Algorithm (spec §4.1):
   1. pretrain the DCEC CAE (conv 32-64-128, linear 10-d embedding, §2.1) on the per-pixel MSE L_r:
@@ -43,7 +45,7 @@ from .dcec import DCEC
 
 @estimator
 class CAEMLE(DCEC):
-    """DCEC with Ward agglomerative clustering of the embedding instead of k-means (spec 001 §3.4).
+    """DCEC with Ward agglomerative clustering of the embedding instead of k-means (Ghazanfari & Afghah 2020).
 
     X: images (n, C, H, W) or flattened square images (side divisible by 4: 28, 16, 8...).
     `ac_refresh=True` re-runs Ward at every target update (option B, costs one Ward per update)."""

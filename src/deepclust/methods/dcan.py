@@ -1,6 +1,8 @@
-"""DCAN: Deep Clustering using an Adversarial-Net-based clustering loss (Kart-Leong Lim).
+"""DCAN: Deep Clustering using an Adversarial-Net-based clustering loss. K.-L. Lim, "Deep clustering using
+adversarial net based clustering loss", ICLR 2025 Workshop DeLTa (arXiv:2412.08933, 2024).
 
-Spec: shared/specs/004_dcan.md. Algorithm 1 (§4.1) as implemented (§4.2):
+'spec §N': the project's implementation notes on the paper (not shipped with the package).
+Algorithm 1 (spec §4.1) as implemented (§4.2):
 
   init:  build encoder G (tanh MLP, eq. 14) and discriminator D (tanh hidden, sigmoid output, eq. 18);
          encode M >= 600 random points, full k-means on them -> eta; tau from eq. (17).
@@ -200,6 +202,10 @@ class LatentClusteringBase(DeepClusterer):
     target_shrink: float = 0.25  # target="fixed": positives' variance = shrink x initial within-cluster variance
 
     uses_clusters: ClassVar[bool] = True
+    # the DCAN paper's inputs (Lim §IV): USPS 256-d; MNIST 2x2-average-pooled to 14x14 = 196-d
+    paper_data: ClassVar[dict] = {"usps": {"flatten": True},
+                                  **{d: {"resize": 14, "resize_method": "area", "flatten": True}
+                                     for d in ("mnist", "mnist-test")}}
 
     # -- parameters ------------------------------------------------------------------------------
     def _check_params(self):

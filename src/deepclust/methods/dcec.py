@@ -1,6 +1,7 @@
-"""DCEC: Deep Clustering with Convolutional Autoencoders (Guo, Liu, Zhu, Yin, ICONIP 2017).
+"""DCEC: X. Guo, X. Liu, E. Zhu, J. Yin, "Deep Clustering with Convolutional Autoencoders", ICONIP 2017.
 
-Spec: shared/specs/001_caemle_ifl.md §2.1-2.2, §3, §4.1. Algorithm:
+Spec §2.1-2.2, §3, §4.1: the project's implementation notes (not shipped with the package) on Ghazanfari &
+Afghah (arXiv:2010.02343, 2020), which build on DCEC. Algorithm:
   1. pretrain the CAE (conv 32-64-128, linear 10-d embedding) on MSE: Adam(1e-3), batch 256, 200 epochs;
   2. k-means (n_init=20) on the embedding -> centres mu (trainable);
   3. minimise L = L_r + gamma KL(P||Q), gamma = 0.1 (§3.3), Adam(1e-3), batch 256 taken in order;
@@ -28,6 +29,7 @@ class DCEC(IDEC):
     image_shape: tuple | None = None
 
     uses_images: ClassVar[bool] = True
+    paper_data: ClassVar[dict] = {"usps": {"scale": "minus1-1"}}  # USPS in [-1, 1] (Ghazanfari & Afghah §IV)
     presets: ClassVar[dict] = {"paper": {}, "cpu": {"pretrain_epochs": 30, "max_iter": 3000},
                                "smoke": {"pretrain_epochs": 2, "max_iter": 40, "update_interval": 20,
                                          "n_init": 3}}

@@ -1,4 +1,5 @@
-"""DCFAE: Deep Clustering with Fusion AutoEncoder (Shuai Chang, preprint; spec shared/specs/000_dcfae.md).
+"""DCFAE: S. Chang, "Deep clustering with fusion autoencoder", arXiv:2201.04727, 2022.
+'spec §N': the project's implementation notes on the paper (not shipped with the package).
 
 Algorithm 1 (restated, spec §4):
   Phase 1 "pretrain" (FAE, Eq. 8), `pretrain_epochs` epochs, batches of M = 256:
@@ -228,6 +229,8 @@ class DCFAE(DeepClusterer):
 
     uses_images: ClassVar[bool] = True
     embed_batch_size: ClassVar[int] = 512
+    paper_data: ClassVar[dict] = {d: {"resize": 32} for d in ("mnist", "mnist-test", "usps", "fashion-mnist",
+                                                               "coil-100")}  # every image 32x32 (Chang §4.1)
     presets: ClassVar[dict] = {
         "paper": {},
         "cpu": {"width": 0.25, "dense_hidden": (512, 128, 128), "batch_size": 64, "lr": 1e-3, "disc_lr": 1e-4,

@@ -1,6 +1,10 @@
 """AE + k-means, DEC and IDEC on the fully connected autoencoder d-500-500-2000-10.
 
-Algorithm (DEC: Xie, Girshick, Farhadi, ICML 2016; IDEC: Guo, Gao, Liu, Yin, IJCAI 2017):
+DEC: J. Xie, R. Girshick, A. Farhadi, "Unsupervised Deep Embedding for Clustering Analysis", ICML 2016.
+IDEC: X. Guo, L. Gao, X. Liu, J. Yin, "Improved Deep Embedded Clustering with Local Structure Preservation",
+IJCAI 2017.
+
+Algorithm:
   1. pretrain the autoencoder on reconstruction (MSE);
   2. k-means (n_init=20) on the embedding -> initial centres mu;
   3. self-training: every T iterations compute Q (Student-t, Eq. 1) on all data and the target
@@ -46,6 +50,14 @@ class AEKMeans(DeepClusterer):
     # -- the pieces subclasses swap ---------------------------------------------------------------
     def _build_autoencoder(self, fit):
         return MLPAutoencoder(fit.data.dim, self.hidden, self.latent_dim, init=self._init_scheme())
+
+    def _check_params(self) -> None:
+        name = type(self).__name__
+        for f, low in (("pretrain_epochs", 0), ("batch_size", 1), ("latent_dim", 1), ("n_init", 1)):
+            v = getattr(self, f)
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
+                raise InvalidInputError(f"{name}: {f} must be an integer >= {low}, got {v!r}")
+        self._init_scheme()
 
     def _init_scheme(self) -> str:
         if self.weight_init not in ("glorot", "torch"):
@@ -123,6 +135,8 @@ class DEC(AEKMeans):
             need(whole(getattr(self, name), 0), f"{name} must be a non-negative integer, got {getattr(self, name)!r}")
         for name in ("batch_size", "latent_dim", "n_init"):
             need(whole(getattr(self, name), 1), f"{name} must be a positive integer, got {getattr(self, name)!r}")
+        need(self.optimizer in ("adam", "sgd"), f"optimizer must be 'adam' or 'sgd', got {self.optimizer!r}")
+        self._init_scheme()
         need(0 <= float(self.tol) <= 1, f"tol is a fraction of labels in [0, 1], got {self.tol!r}")
         need(float(self.lr) > 0 and float(self.pretrain_lr) > 0, "learning rates must be > 0")
         need(float(self.alpha) > 0, f"alpha (Student-t degrees of freedom) must be > 0, got {self.alpha!r}")

@@ -1,5 +1,7 @@
-"""Deep inverse feature learning, Deep IFL (CAE-MLE) (Ghazanfari & Afghah; spec
-shared/specs/001_caemle_ifl.md §1, §2.4-2.5, §3.6, §4.2).
+"""Deep inverse feature learning, Deep IFL (CAE-MLE). B. Ghazanfari, F. Afghah, "Multi-level Feature Learning
+on Embedding Layer of Convolutional Autoencoders and Deep Inverse Feature Learning for Image Clustering",
+arXiv:2010.02343, 2020. Spec §1, §2.4-2.5, §3.6, §4.2 ('spec §N': the project's implementation notes on
+the paper, not shipped with the package).
 
 Algorithm (spec §4.2, the paper's Algorithm 1 plus the final stage it leaves out):
   1. split the n instances into r = 10 disjoint folds at random (unstratified, seeded);
@@ -259,7 +261,7 @@ def _worker_run(task):
 # ---------------------------------------------------------------------------------------------------
 @estimator
 class DeepIFL(DeepClusterer):
-    """Deep inverse feature learning over a base deep clusterer (default CAE-MLE), spec 001 §4.2.
+    """Deep inverse feature learning over a base deep clusterer (default CAE-MLE) (Ghazanfari & Afghah 2020).
 
     Fitted: labels_, ifl_features_ (n x (s+2), scaled), folds_ (list of r index arrays), alignment_
     (cluster permutation per fold), fold_models_, final_ (the final clusterer), phase_seconds_
@@ -282,6 +284,7 @@ class DeepIFL(DeepClusterer):
     mp_context: str = "spawn"          # "spawn" | "fork" | "forkserver"
     image_shape: tuple | None = None   # (C, H, W) when X is flat and not square
 
+    paper_data: ClassVar[dict] = {"usps": {"scale": "minus1-1"}}  # USPS in [-1, 1] (Ghazanfari & Afghah §IV)
     presets: ClassVar[dict] = {
         "paper": {},
         "cpu": {"base_preset": "cpu", "base_params": {"pretrain_epochs": 15, "max_iter": 1500},
@@ -322,6 +325,16 @@ class DeepIFL(DeepClusterer):
         if self.f3_algorithm not in ("ward", "kmeans") or self.f3_input not in ("concat", "ifl"):
             raise InvalidInputError(f"f3_algorithm must be 'ward' or 'kmeans' and f3_input 'concat' or 'ifl', got "
                                     f"{self.f3_algorithm!r}, {self.f3_input!r}")
+
+    def check_input(self, X):
+        """Data checks that need no training (the CLI runs them before a run folder exists)."""
+        super().check_input(X)
+        n, k = X.shape[0], int(self.n_clusters)
+        if n < self.n_folds * max(k, 2):
+            raise InvalidInputError(f"Deep IFL with n_folds={self.n_folds} and {k} clusters needs at least "
+                                    f"{self.n_folds * max(k, 2)} samples, got {n}; lower n_folds")
+        if X.ndim != 4 and (self.final == "F1" or getattr(_registry_cls(self.base), "uses_images", False)):
+            image_shape_of(X, self.image_shape, method="Deep IFL")
 
     # ---- fit -------------------------------------------------------------------------------------
     def _fit(self, X, y):

@@ -1,7 +1,8 @@
-"""PFC: "Learning the Precise Feature for Cluster Assignment" (Gan, Dong, Zhou, Gao, Dong; IEEE T-Cyb).
+"""PFC: Y. Gan, X. Dong, H. Zhou, F. Gao, J. Dong, "Learning the Precise Feature for Cluster Assignment",
+IEEE Transactions on Cybernetics 52, 2022 (arXiv:2106.06159).
 
-Spec: shared/specs/002_precise_feature.md. Three networks (nn/pfc_nets.py): a class-conditional
-WGAN-GP generator G(z, onehot(y)) with a uniform cluster prior, a critic D and a separate classifier
+'spec §N': the project's implementation notes on the paper (not shipped). Three networks (nn/pfc_nets.py):
+a class-conditional WGAN-GP generator G(z, onehot(y)) with a uniform cluster prior, a critic D and a separate classifier
 C that approximates the cluster posterior q(y|x) and is the clustering model. Algorithm 1 [P]:
 
   for t = 0 .. N-1 (generator iterations):
