@@ -24,7 +24,7 @@ Presets: "paper" (the spec's architecture and budget: ~24.9M parameters, 100 + 1
 "cpu" (width 0.25 -> channels 16-32-64-128 / 8-16-128, DeepDenseNet 512-128-128, 10 + 10 epochs, batch 64,
 generator-side lr 1e-3 but the paper's 1e-4 for the discriminator; 12.5 min on all of USPS on one CPU core),
 "smoke" (tests).
-  Why these (issue #7; diagnostics with benchmarks/dcfae_diagnose.py on a 2,000-digit USPS subset, seed 0;
+  Why these (issue #7; diagnostics with benchmarks/diagnostics/dcfae_diagnose.py on a 2,000-digit USPS subset, seed 0;
   raw-pixel k-means on that subset: ACC 0.660):
   - batch 64 and a generator lr of 1e-3 instead of 256 / 1e-4, to get enough optimiser steps out of 20
     epochs (at 1e-4 for both networks, k-means on the pretrained mu reached ACC 0.33).
