@@ -32,6 +32,14 @@ else
 fi
 "$PY" -c "import torch, sys; print('python', sys.version.split()[0], 'torch', torch.__version__, 'cuda', torch.cuda.is_available())" \
     | tee "$OUT/versions.txt"
+# preflight (seconds): every dataset must load before the GPU time is spent. The data (usps.h5, MNIST's
+# t10k files; 4.4 MB) is found in ./shared/data (the device tool copies shared/ when the checkout has one,
+# e.g. `mkdir -p shared && cp -r /work/shared/data shared/`) or in $DEEPCLUST_DATA.
+for ds in $DATASETS; do
+    "$PY" -c "from deepclust.datasets import load_dataset as l; d = l('$ds', resize=32); print('$ds', d.X.shape)" \
+        2>&1 | tail -3 | tee -a "$OUT/log.txt"
+    [[ ${PIPESTATUS[0]} == 0 ]] || { echo "dataset $ds not found: see the comment above" | tee -a "$OUT/log.txt"; exit 2; }
+done
 start=$(date +%s)
 for ds in $DATASETS; do
     left=$(( TIME_LIMIT_S - ($(date +%s) - start) ))
