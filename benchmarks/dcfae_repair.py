@@ -85,6 +85,9 @@ def main(argv=None):
     ap.add_argument("--out", default=None, help="results folder (default benchmarks/results)")
     ap.add_argument("--tag-suffix", default=None, help="appended to every result file's tag (e.g. 'ep2')")
     ap.add_argument("--workdir", default=None, help="checkpoints (default: a temporary folder, removed)")
+    ap.add_argument("--reuse-pretrained", action="store_true",
+                    help="branch every variant from <workdir>/seed<S>-v0/after-pretrain.pt of an earlier run with "
+                         "the same pretraining settings (e.g. the perplexity sensitivity after the main run)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
 
@@ -112,6 +115,12 @@ def main(argv=None):
     for seed in seeds:
         base_ckpt = None
         pre_mu = None
+        if args.reuse_pretrained:
+            base_ckpt = work / f"seed{seed}-v0" / "after-pretrain.pt"
+            keep = work / f"seed{seed}-pretrained.pt"   # the variants below overwrite seed<S>-v<i>/
+            if not keep.exists():
+                shutil.copy(base_ckpt, keep)
+            base_ckpt = keep
         for i, (preset, ov, tag) in enumerate(variants):
             kw = dict(n_clusters=K, random_state=seed, device=args.device, verbose=0,
                       monitor_every=args.monitor_every, **common, **ov)
@@ -127,11 +136,14 @@ def main(argv=None):
             est.fit(X, y)
             cpu, wall = time.process_time() - c0, time.time() - t0
             stages = {k: round(v, 1) for k, v in est.phase_seconds_.items()}
+            branched = base_ckpt is not None
             if base_ckpt is None:
                 base_ckpt = d / "after-pretrain.pt"
+            if pre_mu is None:
                 pre_mu = _pretrained_mu(base_ckpt, X, est)
-            r = {"seed": seed, "seconds": stages.get("pretrain", 0.0) + wall if i else wall,
-                 "cpu_seconds_this_fit": round(cpu, 1), "pretraining": "fitted" if i == 0 else "shared (branched)",
+            r = {"seed": seed, "seconds": stages.get("pretrain", 0.0) + wall if branched else wall,
+                 "cpu_seconds_this_fit": round(cpu, 1),
+                 "pretraining": "shared (branched)" if branched else "fitted",
                  **evaluate(y, est.labels_), "stages": stages}
             enc = est.encoder_
             with torch.no_grad():

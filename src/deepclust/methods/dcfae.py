@@ -23,7 +23,7 @@ Ablations (paper §4.5, spec §2.9) are options of the same estimator:
 Presets: "paper" (the spec's architecture and budget: ~24.9M parameters, 100 + 100 epochs; needs a GPU),
 "cpu" (width 0.25 -> channels 16-32-64-128 / 8-16-128, DeepDenseNet 512-128-128, 10 + 10 epochs, batch 64,
 generator-side lr 1e-3 but the paper's 1e-4 for the discriminator; 12.5 min on all of USPS on one CPU core),
-"smoke" (tests).
+"smoke" (tests); "cpu-repaired" / "paper-repaired": the same budgets with the issue #15 repair (below).
   Why these (issue #7; diagnostics with benchmarks/diagnostics/dcfae_diagnose.py on a 2,000-digit USPS subset, seed 0;
   raw-pixel k-means on that subset: ACC 0.660):
   - batch 64 and a generator lr of 1e-3 instead of 256 / 1e-4, to get enough optimiser steps out of 20
@@ -49,12 +49,42 @@ generator-side lr 1e-3 but the paper's 1e-4 for the discriminator; 12.5 min on a
     (KL 17 -> 18) and gives mu 0.675 / c 0.50; both detach_p and exclude_self_pairs: mu 0.739 / c 0.581;
     exclude_self_pairs alone (old preset) c 0.47 vs mu 0.625.
     No implementation error was found (P/Q checked against a NumPy reference, P on mu and Q on c, dropout
-    off when embedding, inputs in [0, 1]); whether longer training, the paper's width and batch 256
-    make L_gamma useful is untested on this hardware.
+    off when embedding, inputs in [0, 1]). Issue #15 found the cause in the loss itself (next section).
+
+Repair (issue #15; docs/reproductions/000_dcfae.md): `target="tsne"`, presets "cpu-repaired" and
+"paper-repaired" (= "cpu" / "paper" plus target="tsne", perplexity=10, dropout=0, dense_l2=0, n_init=20).
+  Why Eqs. 9-11 as printed cannot work. With self pairs and one joint normalisation, Q_ij = k_ij / Z_Q with
+  k_ij = (1 + |c_i - c_j|^2)^-1 <= 1 and Z_Q = sum_ij k_ij >= M (the M diagonal kernels are 1), and P sums to
+  1, so L_gamma = -sum_ij P_ij log k_ij + log Z_Q >= log M, with equality only when P has no off-diagonal
+  mass and all c are infinitely far apart. Gradients flow through P into the encoder (Eq. 12a, A4), so the
+  floor is reached by spreading mu until P is diagonal and c until Q is: the loss rewards destroying every
+  neighbourhood. On 4 Gaussian blobs with L_gamma alone (tests/methods/test_dcfae.py,
+  benchmarks/diagnostics/dcfae_blobs.py, 5 seeds) P's diagonal mass goes 0.33 -> 0.99, L_gamma -> log M,
+  and mu's within/between-cluster distance ratio 0.33 -> 0.64; on USPS (cpu preset) fine-tuning takes
+  k-means on c to ~31 % from a pretrained mu that k-means clusters at ~71 %.
+  The repair takes P from the works the paper builds Eqs. 9-11 on (t-SNE [52] and parametric t-SNE [53],
+  LECDR [24]), computed per batch on mu (tsne_joint_p): p_{j|i} ~ exp(-beta_i |mu_i - mu_j|^2), p_{i|i} = 0,
+  beta_i by bisection so that row i has perplexity `perplexity`, P = (P_{j|i} + P_{i|j}) / 2M, detached (a
+  target, not a term the encoder can lower). Q (Eq. 10), L_gamma (Eq. 11), lambda' = 10 and Eq. 12 are
+  unchanged; rho then only enters the p_diag monitor. Each part is needed: p_ii = 0 removes the pull of
+  the log M floor towards a diagonal P; detaching removes the gradient that spreads mu; the perplexity
+  calibration gives every point ~10 effective neighbours at any scale of mu, where Eq. 9's fixed kernel
+  (about 1 unit wide) under one joint normalisation puts the mass on the few closest pairs of a batch
+  (the existing switches exclude_self_pairs + detach_p with dropout off: 65.3 % on USPS, issue #15 audit,
+  seed 0; on the blobs spaced 3x wider they barely tighten c: within/between ratio 0.38 -> 0.35, against
+  0.02 with the t-SNE P).
+  The repaired presets also switch off the DeepDenseNet's dropout (0.3) and L2 (1e-3): the authors' custom
+  training loop most likely never applied either (spec §9.3 C3, C4); audit, USPS seed 0: t-SNE P with
+  them on 87.3 %, off 91.0 %.
+  The final clustering stays the paper's k-means on c, n_init 20 (A10); with n_init 3 the same c read
+  74.5 % where 20 gave 87.3 % (audit). The authors' code clusters c with spectral clustering (C1); the
+  benchmarks report a 10-NN spectral clustering beside k-means, labelled "authors' code: spectral".
+  perplexity = 10 is issue #15's value, fixed before any measurement; labels never chose it. Measured
+  (benchmarks/dcfae_repair.py, docs/reproductions/000_dcfae.md): MEASURED_NUMBERS
 
 Judgement calls (spec §9), each a field with the spec's default:
-  - A3 self pairs i = j included in P and Q (`exclude_self_pairs=False`).
-  - A4 gradients flow through P into the encoder (`detach_p=False`).
+  - A3 self pairs i = j included in P and Q (`exclude_self_pairs=False`); target="tsne" has p_ii = 0.
+  - A4 gradients flow through P into the encoder (`detach_p=False`); target="tsne" detaches P.
   - A5 / C2 augmentation (rotation U(-10, 10) degrees, shifts of -1/0/+1 px with probabilities 1/4, 1/2,
     1/4 per axis, bilinear, edge replication = Keras fill_mode 'nearest') in fine-tuning only
     (`augment=True`, `augment_pretrain=False`). Batched on the device with affine_grid/grid_sample
@@ -80,8 +110,10 @@ Judgement calls (spec §9), each a field with the spec's default:
   - C6 reconstruction summed over channels too (`recon_channel_mean=False`; True = the code's RGB mean).
   - §2.7 Glorot-uniform weights, zero biases; Adam eps 1e-7 (Keras) (`adam_eps`).
   - §3.5 P and Q clamped to [1e-10, 1] before the cross-entropy (`pq_eps`).
-  - Monitoring only: Eq. 13/14 discriminator and generator scores are logged per epoch; with labels and
-    `monitor_every` > 0, ACC/NMI/ARI of k-means (n_init 3) on the embedding every that many epochs.
+  - Monitoring only: Eq. 13/14 discriminator and generator scores and `p_diag` (the share of Eq. 9's P on
+    the self pairs of a batch, whatever the target) are logged per epoch; with labels and `monitor_every`
+    > 0, ACC/NMI/ARI of k-means (n_init = `n_init`) on the embedding every that many epochs (while
+    fine-tuning on c and, as mu_acc/mu_nmi/mu_ari, on mu). Labels never steer training.
   - Inputs: square images with a side divisible by 16 (32x32 in the paper; resize with
     load_dataset(..., resize=32)); flat square inputs are reshaped to 1 x S x S.
 """
