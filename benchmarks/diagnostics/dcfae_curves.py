@@ -35,9 +35,9 @@ def main(argv=None):
     colors = ["tab:red", "tab:blue", "tab:green", "tab:purple", "tab:orange"]
     for fi, name in enumerate(files):
         rec = json.loads((RES / name).read_text())
-        label = f"{rec['preset']}" + (f" {rec['overrides']}" if rec.get("overrides") and rec["preset"] != "cpu"
-                                      and any(k != "tag" for k in rec["overrides"]) else "")
-        label = name.replace(".json", "").replace(f"{args.dataset}-", "")
+        ov = {k: v for k, v in (rec.get("overrides") or {}).items() if k not in ("pretrain_epochs", "finetune_epochs")}
+        label = ("repaired" if rec["settings"].get("target") == "tsne" else "paper-literal") + f" ({rec['preset']}"
+        label += "".join(f", {k} {v}" for k, v in ov.items()) + ")"
         for si, (seed, rows) in enumerate(sorted(rec.get("curves", {}).items())):
             n_pre = max([r["epoch"] for r in rows if r["phase"] == "pretrain"] or [0])
             x = [r["epoch"] + (n_pre if r["phase"] == "finetune" else 0) for r in rows]
@@ -57,6 +57,10 @@ def main(argv=None):
                     ax.plot(*zip(*pts), **kw, label=label if si == 0 and key == "p_diag" else None)
             for ax in axes:
                 ax.axvline(n_pre + 0.5, color="k", lw=0.6, ls=":")
+    import math
+    bs = json.loads((RES / files[0]).read_text())["settings"].get("batch_size", 256)
+    axes[3].axhline(math.log(bs), color="k", ls=":", lw=1, label=f"log M (M = {bs})")
+    axes[3].legend(fontsize=8)
     for ax, (_, title) in zip(axes, panels):
         ax.set_title(title, fontsize=10)
         ax.set_xlabel("epoch (pretraining | fine-tuning)")

@@ -573,7 +573,7 @@ class DCFAE(DeepClusterer):
 # is built before pretraining and its dropout has no parameters), see branch_after_pretraining.
 FINETUNE_ONLY_FIELDS = frozenset({"target", "perplexity", "dropout", "dense_l2", "n_init", "final_clustering",
                                   "exclude_self_pairs", "detach_p", "lam_cluster", "rho", "pq_eps",
-                                  "monitor_every"})
+                                  "monitor_every", "finetune_epochs", "augment", "rotation", "shift"})
 
 
 def branch_after_pretraining(after_pretrain, est: "DCFAE", directory) -> "DCFAE":
