@@ -11,7 +11,8 @@ import torch.nn.functional as F
 from deepclust.errors import InvalidInputError
 from deepclust.methods import get
 from deepclust.methods import dcfae as mod
-from deepclust.methods.dcfae import DCFAE, clustering_loss, similarity_p_q, vae_losses, augment_batch
+from deepclust.methods.dcfae import (DCFAE, augment_batch, branch_after_pretraining, clustering_loss, p_diagonal_mass,
+                                     pairwise_log_similarity, similarity_p_q, tsne_joint_p, vae_losses)
 from deepclust.nn.resnet_vae import (DeepDenseNet, ResidualDiscriminator, ResNetDecoder, ResNetEncoder, n_params,
                                      save_image_grid)
 
@@ -118,6 +119,100 @@ def test_p_q_are_distributions_and_l_gamma_matches_numpy():
     assert not clustering_loss(mu_d, c, 100.0, detach_p=True).requires_grad  # P is a fixed target (c is fixed here)
 
 
+def _np_x2p(h, perplexity, tol=1e-10, max_iter=200):
+    """t-SNE's conditional P by the reference binary search on beta (van der Maaten's tsne.py x2p), then
+    symmetrised: an independent implementation to check tsne_joint_p against."""
+    n = len(h)
+    d2 = ((h[:, None, :] - h[None, :, :]) ** 2).sum(-1)
+    P = np.zeros((n, n))
+    for i in range(n):
+        di = np.delete(d2[i], i)
+        beta, lo, hi = 1.0, 0.0, np.inf
+        for _ in range(max_iter):
+            w = np.exp(-(di - di.min()) * beta)
+            p = w / w.sum()
+            H = -(p[p > 0] * np.log(p[p > 0])).sum()
+            if abs(H - np.log(perplexity)) < tol:
+                break
+            if H > np.log(perplexity):
+                lo, beta = beta, beta * 2 if hi == np.inf else (beta + hi) / 2
+            else:
+                hi, beta = beta, (beta + lo) / 2
+        P[i, np.arange(n) != i] = p
+    return (P + P.T) / (2 * n)
+
+
+def test_tsne_target_p_matches_reference_and_is_a_fixed_target():
+    g = torch.Generator().manual_seed(1)
+    h = torch.randn(48, 10, generator=g, dtype=torch.float64) * 3.0
+    P = tsne_joint_p(h, perplexity=10.0)
+    assert P.dtype == torch.float32 and not P.requires_grad
+    assert torch.all(P.diagonal() == 0) and torch.allclose(P, P.T) and math.isclose(P.sum().item(), 1.0, rel_tol=1e-5)
+    np.testing.assert_allclose(P.double().numpy(), _np_x2p(h.numpy(), 10.0), atol=1e-6, rtol=1e-3)
+    # invariant to the scale of the embedding (the bandwidth adapts to each point's neighbourhood)
+    np.testing.assert_allclose(tsne_joint_p(h * 100.0, 10.0).numpy(), P.numpy(), atol=1e-6)
+    # a perplexity of M - 1 or more: every other point equally likely
+    U = tsne_joint_p(h[:8], perplexity=50.0)
+    np.testing.assert_allclose(U[~torch.eye(8, dtype=torch.bool)].numpy(), 1 / 56, rtol=1e-4)
+    # the loss with this target: no gradient through P (mu moves only through Q = Eq. 10 on c = g(mu))
+    mu = h.float().clone().requires_grad_(True)
+    c = (mu * 2.0).detach()
+    assert not clustering_loss(mu, c, target="tsne").requires_grad
+    logq = pairwise_log_similarity(c, 1.0)
+    assert math.isclose(clustering_loss(mu, c, target="tsne").item(), -(P * logq.clamp(min=math.log(1e-10))).sum().item(),
+                        rel_tol=1e-5)
+
+
+def _blob_fit(target, steps=100, seed=0):
+    """A clustered 'latent space' (4 well-separated Gaussian blobs, 64 points in 10-D; points ~1-2 units from
+    their neighbours, as mu after pretraining) and a small DeepDenseNet, both trained on L_gamma alone.
+    Returns the statistics before and after: Eq. 9's P diagonal mass, within/between-cluster mean distance
+    ratios of mu and of c, and k-means ACC on c."""
+    from sklearn.cluster import KMeans
+
+    from deepclust.metrics import acc
+    g = torch.Generator().manual_seed(seed)
+    k, n, dim = 4, 64, 10
+    y = torch.arange(n) % k
+    mu = (torch.randn(k, dim, generator=g) * 1.5)[y] + 0.5 * torch.randn(n, dim, generator=g)
+    mu.requires_grad_(True)
+    torch.manual_seed(seed)
+    net = DeepDenseNet(dim, (64,), dim, dropout=0.0)
+    opt = torch.optim.Adam([mu, *net.parameters()], lr=1e-2)
+    same = (y[:, None] == y[None]) & ~torch.eye(n, dtype=torch.bool)
+    diff = y[:, None] != y[None]
+
+    def stats():
+        with torch.no_grad():
+            c = net(mu)
+            dm, dc = torch.cdist(mu, mu), torch.cdist(c, c)
+            lab = KMeans(k, n_init=10, random_state=0).fit_predict(c.numpy())
+            return {"p_diag": p_diagonal_mass(mu).item(), "ratio_mu": (dm[same].mean() / dm[diff].mean()).item(),
+                    "ratio_c": (dc[same].mean() / dc[diff].mean()).item(), "acc_c": acc(y.numpy(), lab)}
+
+    before = stats()
+    for _ in range(steps):
+        loss = clustering_loss(mu, net(mu), 100.0, target=target)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return before, stats(), loss.item()
+
+
+def test_paper_loss_spreads_a_clustered_embedding_tsne_target_keeps_it():
+    """Issue #15: Eq. 9-11 with self pairs, one joint normalisation and gradients through P are minimised by
+    spreading mu until P is (almost) diagonal, where L_gamma -> log M; on the same start the t-SNE target
+    keeps the blobs and tightens them."""
+    before, after, loss = _blob_fit("paper")
+    assert before["p_diag"] < 0.5 and after["p_diag"] > 0.95, (before, after)
+    assert after["ratio_mu"] > 1.5 * before["ratio_mu"], (before, after)      # the clusters blur in mu
+    assert abs(loss - math.log(64)) < 0.1                                        # the degenerate optimum
+    before, after, _ = _blob_fit("tsne")
+    assert after["p_diag"] <= before["p_diag"] + 0.02, (before, after)
+    assert after["ratio_mu"] <= before["ratio_mu"] and after["ratio_c"] < before["ratio_c"], (before, after)
+    assert after["acc_c"] == 1.0
+
+
 def test_vae_losses_match_direct_formula():
     g = torch.Generator().manual_seed(1)
     x = torch.rand(5, 1, 32, 32, generator=g)
@@ -172,10 +267,19 @@ def test_registry_presets_and_ablation_names():
     # issue #7: a discriminator at lr 1e-3 won the game at lambda = 100 and collapsed the posterior within
     # the cpu budget (USPS ACC 0.32); the reduced presets keep the objective and the paper's D learning rate
     assert (cpu.lam, cpu.lam_cluster, cpu.rho, cpu.disc_lr) == (100, 10, 100, 1e-4)
+    assert (p.target, cpu.target) == ("paper", "paper")
+    # issue #15 repair: the same budgets, t-SNE target P (perplexity 10), DeepDenseNet dropout and L2 off,
+    # k-means on c with n_init 20
+    for name, base in (("cpu-repaired", cpu), ("paper-repaired", p)):
+        r = DCFAE.from_preset(name)
+        assert (r.target, r.perplexity, r.dropout, r.dense_l2, r.n_init) == ("tsne", 10.0, 0.0, 0.0, 20)
+        same = {k: v for k, v in r.get_params().items() if k not in ("target", "perplexity", "dropout", "dense_l2")}
+        assert same == {k: v for k, v in base.get_params().items() if k in same}
 
 
 @pytest.mark.parametrize("kw", [dict(batch_size=1), dict(width=0), dict(lr=-1), dict(dropout=1.0),
-                                dict(final_clustering="dbscan"), dict(pretrain_epochs=-1), dict(dense_hidden=(0,))])
+                                dict(final_clustering="dbscan"), dict(pretrain_epochs=-1), dict(dense_hidden=(0,)),
+                                dict(target="umap"), dict(perplexity=0.5)])
 def test_bad_parameters(kw, digits32):
     with pytest.raises(InvalidInputError):
         DCFAE(n_clusters=10, verbose=0, **kw).fit(digits32.X[:50])
@@ -277,3 +381,21 @@ def test_reproducible_from_random_state(digits32):
     a, b = DCFAE(**kw).fit(X), DCFAE(**kw).fit(X)
     np.testing.assert_array_equal(a.labels_, b.labels_)
     np.testing.assert_allclose(a.transform(X[:5]), b.transform(X[:5]), atol=1e-6)
+
+
+def test_branch_after_pretraining_equals_a_fit_from_scratch(digits32, tmp_path):
+    """Benchmarks fine-tune the repaired variant from the paper variant's pretrained model: same labels as a
+    repaired fit from scratch (Phase 1 does not depend on the fine-tuning settings), and a branch whose
+    pretraining settings differ is refused."""
+    X = digits32.X[:160]
+    kw = dict(n_clusters=5, pretrain_epochs=2, finetune_epochs=2, random_state=3, **TINY)
+    rep = dict(target="tsne", dropout=0.0, dense_l2=0.0)
+    DCFAE(checkpoint_dir=str(tmp_path / "a"), **kw).fit(X)
+    ref = DCFAE(**kw, **rep).fit(X)
+    b = branch_after_pretraining(tmp_path / "a" / "after-pretrain.pt", DCFAE(**kw, **rep), tmp_path / "b").fit(X)
+    np.testing.assert_array_equal(b.labels_, ref.labels_)
+    np.testing.assert_allclose(b.transform(X[:10]), ref.transform(X[:10]), atol=1e-6)
+    ft = [r for r in b.history_ if r["phase"] == "finetune"]
+    assert "l_gamma" in ft[0] and all(0 < r["p_diag"] <= 1 for r in ft)
+    with pytest.raises(InvalidInputError, match="pretraining settings differ"):
+        branch_after_pretraining(tmp_path / "a" / "after-pretrain.pt", DCFAE(**{**kw, "lr": 1e-4}), tmp_path / "c")

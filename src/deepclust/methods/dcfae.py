@@ -24,8 +24,8 @@ Ablations (paper §4.5, spec §2.9) are options of the same estimator:
 Presets: "paper" (the spec's architecture and budget: ~24.9M parameters, 100 + 100 epochs; needs a GPU),
 "cpu" (width 0.25 -> channels 16-32-64-128 / 8-16-128, DeepDenseNet 512-128-128, 10 + 10 epochs, batch 64,
 generator-side lr 1e-3 but the paper's 1e-4 for the discriminator; 12.5 min on all of USPS on one CPU core),
-"smoke" (tests).
-  Why these (issue #7; diagnostics with benchmarks/dcfae_diagnose.py on a 2,000-digit USPS subset, seed 0;
+"smoke" (tests); "cpu-repaired" / "paper-repaired": the same budgets with the issue #15 repair (below).
+  Why these (issue #7; diagnostics with benchmarks/diagnostics/dcfae_diagnose.py on a 2,000-digit USPS subset, seed 0;
   raw-pixel k-means on that subset: ACC 0.660):
   - batch 64 and a generator lr of 1e-3 instead of 256 / 1e-4, to get enough optimiser steps out of 20
     epochs (at 1e-4 for both networks, k-means on the pretrained mu reached ACC 0.33).
@@ -50,12 +50,42 @@ generator-side lr 1e-3 but the paper's 1e-4 for the discriminator; 12.5 min on a
     (KL 17 -> 18) and gives mu 0.675 / c 0.50; both detach_p and exclude_self_pairs: mu 0.739 / c 0.581;
     exclude_self_pairs alone (old preset) c 0.47 vs mu 0.625.
     No implementation error was found (P/Q checked against a NumPy reference, P on mu and Q on c, dropout
-    off when embedding, inputs in [0, 1]); whether longer training, the paper's width and batch 256
-    make L_gamma useful is untested on this hardware.
+    off when embedding, inputs in [0, 1]). Issue #15 found the cause in the loss itself (next section).
+
+Repair (issue #15; docs/reproductions/000_dcfae.md): `target="tsne"`, presets "cpu-repaired" and
+"paper-repaired" (= "cpu" / "paper" plus target="tsne", perplexity=10, dropout=0, dense_l2=0, n_init=20).
+  Why Eqs. 9-11 as printed cannot work. With self pairs and one joint normalisation, Q_ij = k_ij / Z_Q with
+  k_ij = (1 + |c_i - c_j|^2)^-1 <= 1 and Z_Q = sum_ij k_ij >= M (the M diagonal kernels are 1), and P sums to
+  1, so L_gamma = -sum_ij P_ij log k_ij + log Z_Q >= log M, with equality only when P has no off-diagonal
+  mass and all c are infinitely far apart. Gradients flow through P into the encoder (Eq. 12a, A4), so the
+  floor is reached by spreading mu until P is diagonal and c until Q is: the loss rewards destroying every
+  neighbourhood. On 4 Gaussian blobs with L_gamma alone (tests/methods/test_dcfae.py,
+  benchmarks/diagnostics/dcfae_blobs.py, 5 seeds) P's diagonal mass goes 0.33 -> 0.99, L_gamma -> log M,
+  and mu's within/between-cluster distance ratio 0.33 -> 0.64; on USPS (cpu preset) fine-tuning takes
+  k-means on c to ~31 % from a pretrained mu that k-means clusters at ~71 %.
+  The repair takes P from the works the paper builds Eqs. 9-11 on (t-SNE [52] and parametric t-SNE [53],
+  LECDR [24]), computed per batch on mu (tsne_joint_p): p_{j|i} ~ exp(-beta_i |mu_i - mu_j|^2), p_{i|i} = 0,
+  beta_i by bisection so that row i has perplexity `perplexity`, P = (P_{j|i} + P_{i|j}) / 2M, detached (a
+  target, not a term the encoder can lower). Q (Eq. 10), L_gamma (Eq. 11), lambda' = 10 and Eq. 12 are
+  unchanged; rho then only enters the p_diag monitor. Each part is needed: p_ii = 0 removes the pull of
+  the log M floor towards a diagonal P; detaching removes the gradient that spreads mu; the perplexity
+  calibration gives every point ~10 effective neighbours at any scale of mu, where Eq. 9's fixed kernel
+  (about 1 unit wide) under one joint normalisation puts the mass on the few closest pairs of a batch
+  (the existing switches exclude_self_pairs + detach_p with dropout off: 65.3 % on USPS, issue #15 audit,
+  seed 0; on the blobs spaced 3x wider they barely tighten c: within/between ratio 0.38 -> 0.35, against
+  0.02 with the t-SNE P).
+  The repaired presets also switch off the DeepDenseNet's dropout (0.3) and L2 (1e-3): the authors' custom
+  training loop most likely never applied either (spec §9.3 C3, C4); audit, USPS seed 0: t-SNE P with
+  them on 87.3 %, off 91.0 %.
+  The final clustering stays the paper's k-means on c, n_init 20 (A10); with n_init 3 the same c read
+  74.5 % where 20 gave 87.3 % (audit). The authors' code clusters c with spectral clustering (C1); the
+  benchmarks report a 10-NN spectral clustering beside k-means, labelled "authors' code: spectral".
+  perplexity = 10 is issue #15's value, fixed before any measurement; labels never chose it. Measured
+  (benchmarks/dcfae_repair.py, docs/reproductions/000_dcfae.md): MEASURED_NUMBERS
 
 Judgement calls (spec §9), each a field with the spec's default:
-  - A3 self pairs i = j included in P and Q (`exclude_self_pairs=False`).
-  - A4 gradients flow through P into the encoder (`detach_p=False`).
+  - A3 self pairs i = j included in P and Q (`exclude_self_pairs=False`); target="tsne" has p_ii = 0.
+  - A4 gradients flow through P into the encoder (`detach_p=False`); target="tsne" detaches P.
   - A5 / C2 augmentation (rotation U(-10, 10) degrees, shifts of -1/0/+1 px with probabilities 1/4, 1/2,
     1/4 per axis, bilinear, edge replication = Keras fill_mode 'nearest') in fine-tuning only
     (`augment=True`, `augment_pretrain=False`). Batched on the device with affine_grid/grid_sample
@@ -81,8 +111,10 @@ Judgement calls (spec §9), each a field with the spec's default:
   - C6 reconstruction summed over channels too (`recon_channel_mean=False`; True = the code's RGB mean).
   - §2.7 Glorot-uniform weights, zero biases; Adam eps 1e-7 (Keras) (`adam_eps`).
   - §3.5 P and Q clamped to [1e-10, 1] before the cross-entropy (`pq_eps`).
-  - Monitoring only: Eq. 13/14 discriminator and generator scores are logged per epoch; with labels and
-    `monitor_every` > 0, ACC/NMI/ARI of k-means (n_init 3) on the embedding every that many epochs.
+  - Monitoring only: Eq. 13/14 discriminator and generator scores and `p_diag` (the share of Eq. 9's P on
+    the self pairs of a batch, whatever the target) are logged per epoch; with labels and `monitor_every`
+    > 0, ACC/NMI/ARI of k-means (n_init = `n_init`) on the embedding every that many epochs (while
+    fine-tuning on c and, as mu_acc/mu_nmi/mu_ari, on mu). Labels never steer training.
   - Inputs: square images with a side divisible by 16 (32x32 in the paper; resize with
     load_dataset(..., resize=32)); flat square inputs are reshaped to 1 x S x S.
 """
@@ -125,11 +157,55 @@ def similarity_p_q(mu: torch.Tensor, c: torch.Tensor, rho: float = 100.0, exclud
             pairwise_log_similarity(c, 1.0, exclude_self).exp())
 
 
+def tsne_joint_p(h: torch.Tensor, perplexity: float = 10.0, n_steps: int = 50) -> torch.Tensor:
+    """t-SNE's input similarities of one batch (van der Maaten & Hinton 2008, Eq. 1 and the symmetrised
+    joint P of symmetric t-SNE; parametric t-SNE, van der Maaten 2009, computes them per batch the same way):
+    p_{j|i} = exp(-beta_i |h_i - h_j|^2) / sum_{k != i} exp(-beta_i |h_i - h_k|^2), p_{i|i} = 0, with each
+    beta_i found by bisection (on log beta, `n_steps` halvings) so that the perplexity 2^{H(P_i)} of row i
+    equals `perplexity`; P = (P_{j|i} + P_{i|j}) / 2M (sums to 1, symmetric, zero diagonal).
+    Returned detached: a target for Q, not a term the encoder can lower by moving h (the repair of
+    `target="tsne"`). A perplexity at or above M - 1 (every other point equally near) gives the uniform
+    off-diagonal P. Float64 inside (M x M, cheap), float32 out."""
+    with torch.no_grad():
+        h = h.detach().double()
+        m = len(h)
+        eye = torch.eye(m, dtype=torch.bool, device=h.device)
+        d2 = (h.unsqueeze(1) - h.unsqueeze(0)).pow(2).sum(-1)
+        # scale-free search: distances divided by each row's mean off-diagonal distance, so log beta = 0
+        # is a kernel as wide as the typical distance, and +-30 covers every bandwidth that matters
+        scale = d2.masked_fill(eye, 0.0).sum(1, keepdim=True).div(max(m - 1, 1)).clamp_min(1e-30)
+        d = (d2 / scale).masked_fill(eye, float("inf"))
+        lo = torch.full((m, 1), -30.0, dtype=d.dtype, device=d.device)
+        hi = torch.full((m, 1), 30.0, dtype=d.dtype, device=d.device)
+        target = math.log(perplexity)
+        for _ in range(n_steps):
+            mid = 0.5 * (lo + hi)
+            logp = torch.log_softmax(-mid.exp() * d, 1)
+            ent = -(logp.exp() * logp.masked_fill(eye, 0.0)).sum(1, keepdim=True)
+            wide = ent > target   # too flat: narrow the kernel (raise beta)
+            lo, hi = torch.where(wide, mid, lo), torch.where(wide, hi, mid)
+        cond = torch.softmax(-(0.5 * (lo + hi)).exp() * d, 1)
+        return ((cond + cond.T) / (2 * m)).float()
+
+
 def clustering_loss(mu: torch.Tensor, c: torch.Tensor, rho: float = 100.0, *, exclude_self: bool = False,
-                    detach_p: bool = False, eps: float = 1e-10) -> torch.Tensor:
-    """L_gamma = -sum_ij P_ij log Q_ij (Eq. 11), P and Q clamped to [eps, 1] ([CODE]); a plain sum."""
-    logp = pairwise_log_similarity(mu.detach() if detach_p else mu, rho, exclude_self)
+                    detach_p: bool = False, eps: float = 1e-10, target: str = "paper",
+                    perplexity: float = 10.0) -> torch.Tensor:
+    """L_gamma = -sum_ij P_ij log Q_ij (Eq. 11), a plain sum over the M^2 pairs of the batch; Q = Eq. 10 on c
+    (log Q clamped at log eps, [CODE]).
+    target="paper": P = Eq. 9 on mu (Student-t, rho dof, joint normalisation, self pairs unless exclude_self,
+    gradients through P unless detach_p), P clamped to [eps, 1] ([CODE]).
+    target="tsne": P = tsne_joint_p(mu, perplexity) (p_ii = 0, per-point bandwidth, symmetrised, detached;
+    exclude_self / detach_p do not change P then); Q unchanged (Eq. 10)."""
     logq = pairwise_log_similarity(c, 1.0, exclude_self)
+    if target == "tsne":
+        p = tsne_joint_p(mu, perplexity).to(logq.dtype)
+        if eps > 0:
+            logq = logq.clamp(min=math.log(eps))
+        return -(p * logq.masked_fill(p == 0, 0.0)).sum()
+    if target != "paper":
+        raise ValueError(f"target must be 'paper' (Eq. 9) or 'tsne', got {target!r}")
+    logp = pairwise_log_similarity(mu.detach() if detach_p else mu, rho, exclude_self)
     p = logp.exp()
     if eps > 0:
         p, logq = p.clamp(eps, 1.0), logq.clamp(min=math.log(eps))
@@ -137,6 +213,14 @@ def clustering_loss(mu: torch.Tensor, c: torch.Tensor, rho: float = 100.0, *, ex
     if exclude_self:
         terms = terms.masked_fill(torch.eye(len(mu), dtype=torch.bool, device=mu.device), 0.0)
     return -terms.sum()
+
+
+def p_diagonal_mass(mu: torch.Tensor, rho: float = 100.0) -> torch.Tensor:
+    """Share of Eq. 9's P (self pairs included) on the diagonal i = j of one batch: near 1/M^2 * M when the
+    batch is one tight clump, near 1 when every point is farther than the kernel's ~1 unit from every
+    other (then Eq. 9's P carries no neighbourhood information). Monitoring only (no gradient)."""
+    with torch.no_grad():
+        return pairwise_log_similarity(mu.detach(), rho).diagonal().exp().sum()
 
 
 def vae_losses(x, logits, mu, logvar, channel_mean: bool = False):
@@ -203,6 +287,8 @@ class DCFAE(DeepClusterer):
     lam: float = 100.0                   # lambda, weight of L_G [P]
     lam_cluster: float = 10.0            # lambda', weight of L_gamma [P]
     rho: float = 100.0                   # dof of P [P]
+    target: str = "paper"                # "paper" = Eq. 9 P; "tsne" = t-SNE P (repair, see module docstring)
+    perplexity: float = 10.0             # of the t-SNE P (target="tsne" only); issue #15's value, not tuned
     exclude_self_pairs: bool = False     # A3
     detach_p: bool = False               # A4
     pq_eps: float = 1e-10                # [CODE] clamp
@@ -235,6 +321,12 @@ class DCFAE(DeepClusterer):
         "paper": {},
         "cpu": {"width": 0.25, "dense_hidden": (512, 128, 128), "batch_size": 64, "lr": 1e-3, "disc_lr": 1e-4,
                 "pretrain_epochs": 10, "finetune_epochs": 10},
+        # the repair (issue #15; module docstring): t-SNE target P, DeepDenseNet dropout and L2 off
+        # (as the authors' training loop ran it, spec C3/C4), k-means on c with n_init 20 (as "paper")
+        "cpu-repaired": {"width": 0.25, "dense_hidden": (512, 128, 128), "batch_size": 64, "lr": 1e-3,
+                         "disc_lr": 1e-4, "pretrain_epochs": 10, "finetune_epochs": 10,
+                         "target": "tsne", "perplexity": 10.0, "dropout": 0.0, "dense_l2": 0.0, "n_init": 20},
+        "paper-repaired": {"target": "tsne", "perplexity": 10.0, "dropout": 0.0, "dense_l2": 0.0, "n_init": 20},
         "smoke": {"width": 0.125, "dense_hidden": (128, 64, 64), "pretrain_epochs": 2, "finetune_epochs": 2,
                   "batch_size": 128, "lr": 1e-3, "disc_lr": 1e-3, "n_init": 3},
     }
@@ -253,7 +345,7 @@ class DCFAE(DeepClusterer):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
                 bad(f"{name} must be a non-negative integer, got {v!r}")
-        for name in ("width", "lr", "disc_lr", "rho", "adam_eps"):
+        for name in ("width", "lr", "disc_lr", "rho", "adam_eps", "perplexity"):
             v = getattr(self, name)
             if not isinstance(v, (int, float)) or not v > 0 or not math.isfinite(v):
                 bad(f"{name} must be a positive number, got {v!r}")
@@ -271,6 +363,10 @@ class DCFAE(DeepClusterer):
                 f"{self.dense_hidden!r}")
         if self.init not in ("xavier", "torch"):
             bad(f"init must be 'xavier' (Keras/[CODE]) or 'torch' (PyTorch default), got {self.init!r}")
+        if self.target not in ("paper", "tsne"):
+            bad(f"target must be 'paper' (Eq. 9's P) or 'tsne' (t-SNE's perplexity-calibrated P), got {self.target!r}")
+        if self.perplexity < 1:
+            bad(f"perplexity must be at least 1 (an effective number of neighbours), got {self.perplexity!r}")
         if self.final_clustering not in ("kmeans", "spectral"):
             bad(f"final_clustering must be 'kmeans' (paper) or 'spectral' (author's code), got "
                 f"{self.final_clustering!r}")
@@ -406,12 +502,14 @@ class DCFAE(DeepClusterer):
                 with fit.autocast():
                     c = s.dense(mu)
                 l_gamma = cluster_loss(mu, c.float(), self.rho, exclude_self=self.exclude_self_pairs,
-                                       detach_p=self.detach_p, eps=self.pq_eps)
+                                       detach_p=self.detach_p, eps=self.pq_eps, target=self.target,
+                                       perplexity=self.perplexity)
                 loss = loss + self.lam_cluster * l_gamma
                 if self.dense_l2:
                     loss = loss + self.dense_l2 * s.dense.l2_penalty()
                 add("l_gamma", l_gamma)
             add("loss", loss)
+            add("p_diag", p_diagonal_mass(mu, self.rho))   # monitoring: how much of Eq. 9's P is self pairs
             # both gradients from this one forward pass (spec §4.2); L_G leaves nothing on psi
             g_grads = torch.autograd.grad(loss, gen_params, retain_graph=s.dis is not None, allow_unused=True)
             if s.dis is not None:
@@ -423,9 +521,16 @@ class DCFAE(DeepClusterer):
                 s.opt_d.step()
         logs = {k: v / n_iter for k, v in tot.items()}
         if self.monitor_every and fit.y is not None and (e + 1) % self.monitor_every == 0:
-            emb = self._embedding_module(s) if finetune else s.enc
-            c = encode(fit, emb, self.embed_batch_size, modules=(emb,))
-            logs.update(fit.monitor(kmeans(c, self.n_clusters, n_init=3, seed=fit.seed)[1]))
+            # monitoring only (labels never steer training): k-means with the final clustering's n_init on
+            # c (mu while pretraining); while fine-tuning also on mu (keys mu_acc, mu_nmi, mu_ari)
+            mu_all = encode(fit, s.enc, self.embed_batch_size, modules=(s.enc,))
+            if finetune and s.dense is not None:
+                c = _apply_eval(fit, s.dense, mu_all, self.embed_batch_size)
+                logs.update(fit.monitor(kmeans(c, self.n_clusters, n_init=self.n_init, seed=fit.seed)[1]))
+                logs.update({f"mu_{k}": v for k, v in fit.monitor(
+                    kmeans(mu_all, self.n_clusters, n_init=self.n_init, seed=fit.seed)[1]).items()})
+            else:
+                logs.update(fit.monitor(kmeans(mu_all, self.n_clusters, n_init=self.n_init, seed=fit.seed)[1]))
         return logs
 
     # ---- generative outputs (paper Figs. 3-4) ------------------------------------------------------
@@ -466,9 +571,62 @@ class DCFAE(DeepClusterer):
         return save_image_grid(np.concatenate(rows), path, nrow)
 
 
+# Fields that act only after pretraining (fine-tuning loss, DeepDenseNet regularisers, final clustering,
+# monitoring): variants that differ only in these share Phase 1 exactly (same RNG draws: the DeepDenseNet
+# is built before pretraining and its dropout has no parameters), see branch_after_pretraining.
+FINETUNE_ONLY_FIELDS = frozenset({"target", "perplexity", "dropout", "dense_l2", "n_init", "final_clustering",
+                                  "exclude_self_pairs", "detach_p", "lam_cluster", "rho", "pq_eps",
+                                  "monitor_every", "finetune_epochs", "augment", "rotation", "shift"})
+
+
+def branch_after_pretraining(after_pretrain, est: "DCFAE", directory) -> "DCFAE":
+    """Make `est` start from another DCFAE fit's end-of-pretraining checkpoint (`<checkpoint_dir>/
+    after-pretrain.pt`) instead of pretraining again: writes `<directory>/latest.pt` with est's parameters and
+    sets est.checkpoint_dir / resume, so est.fit(X) runs only Phase 2 and 3. Allowed only when the two
+    configurations differ in FINETUNE_ONLY_FIELDS (and run-time fields); the DeepDenseNet's dropout rate is
+    set to est.dropout (Dropout(p=0) in training mode returns its input unchanged and draws nothing, so the
+    result equals a fit from scratch; tested). Used by the benchmarks to compare fine-tuning variants on
+    one pretrained model."""
+    from pathlib import Path
+
+    from ..engine.checkpoint import LATEST
+    from ..engine.deep import _RUN_PARAMS, _plain_params
+    from ..engine.io import torch_save
+    payload = torch.load(Path(after_pretrain), map_location="cpu", weights_only=False)
+    if payload.get("method") != "DCFAE" or "pretrain" not in payload.get("done", ()):
+        raise InvalidInputError(f"{after_pretrain} is not a DCFAE checkpoint taken after pretraining")
+    mine = _plain_params(est)
+    diff = sorted(k for k in mine if k not in _RUN_PARAMS and k not in FINETUNE_ONLY_FIELDS
+                  and mine[k] != payload["params"].get(k))
+    if diff:
+        raise InvalidInputError(f"cannot branch from {after_pretrain}: pretraining settings differ {diff}")
+    payload["params"] = mine
+    dense = payload["state"].get("dense")
+    if dense is not None:
+        for m in dense.modules():
+            if isinstance(m, nn.Dropout):
+                m.p = float(est.dropout)
+    Path(directory).mkdir(parents=True, exist_ok=True)
+    torch_save(Path(directory) / LATEST, payload)
+    est.set_params(checkpoint_dir=str(directory), resume=True)
+    return est
+
+
 def cluster_loss(mu, c, rho, **kw):
     """Indirection used by the training step (tests monkeypatch it to simulate an interruption)."""
     return clustering_loss(mu, c, rho, **kw)
+
+
+@torch.no_grad()
+def _apply_eval(fit, module, Z, batch_size):
+    """module(Z) in eval mode, batched, no gradients (the DeepDenseNet on an already encoded mu)."""
+    was = module.training
+    module.eval()
+    try:
+        with fit.autocast():
+            return torch.cat([module(Z[i:i + batch_size]).float() for i in range(0, len(Z), batch_size)])
+    finally:
+        module.train(was)
 
 
 def _assign(params, grads):
@@ -489,4 +647,5 @@ def _check_unit_range(X, chunk: int = 65536):
 
 METHODS = {"dcfae": DCFAE}
 __all__ = ["DCFAE", "DCFAEEmbedding", "clustering_loss", "similarity_p_q", "pairwise_log_similarity",
-           "vae_losses", "augment_batch"]
+           "tsne_joint_p", "p_diagonal_mass", "vae_losses", "augment_batch", "branch_after_pretraining",
+           "FINETUNE_ONLY_FIELDS"]
