@@ -144,6 +144,8 @@ class GMMLayer(nn.Module):
         var = torch.as_tensor(np.asarray(variances), dtype=torch.float32)
         w = torch.as_tensor(np.asarray(weights), dtype=torch.float32)
         layer = cls(*means.shape)
+        if var.shape[0] != means.shape[0]:  # tied: one row of variances shared by all components
+            layer.log_sigma = nn.Parameter(torch.zeros(var.shape[0], means.shape[1]))
         with torch.no_grad():
             layer.mu.copy_(means)
             if var_floor is not None:
@@ -189,6 +191,32 @@ class GMMLayer(nn.Module):
             mu_j = mu_j.detach()
         return ((self.mu[:, None, :] - mu_j) ** 2).sum()
 
+    def weights_t(self) -> torch.Tensor:
+        return torch.softmax(self.logit_w, 0)
+
+    def within_variance(self) -> torch.Tensor:
+        """Pooled within-component variance sum_k omega_k mean_d sigma_kd^2 (scales as c^2 with the codes)."""
+        return (self.weights_t() * torch.exp(2 * self.log_sigma_clamped()).mean(1)).sum()
+
+    @torch.no_grad()
+    def stepwise_em_(self, z: torch.Tensor, post: torch.Tensor, n: torch.Tensor, s2: torch.Tensor,
+                     rate: float, weights: bool = True) -> None:
+        """Stepwise EM (online EM, Cappe & Moulines 2009) for omega and sigma given the current means: the
+        running statistics n_k = E[p_k] and s2_kd = E[p_k (z_d - mu_kd)^2] move towards this batch's by
+        `rate`, then omega = n / sum(n), sigma^2 = s2 / n (the M-step). n, s2 are updated in place."""
+        n.mul_(1 - rate).add_(post.mean(0), alpha=rate)
+        d2 = (z[:, None, :] - self.mu[None]) ** 2                                       # (B, m, D)
+        s2.mul_(1 - rate).add_((post[:, :, None] * d2).mean(0), alpha=rate)
+        nn_ = n.clamp_min(1e-12)
+        if self.log_sigma.shape[0] != self.mu.shape[0]:  # tied: pooled over the components
+            self.log_sigma.copy_(0.5 * torch.log((s2.sum(0, keepdim=True) / nn_.sum()).clamp_min(1e-30)))
+            if weights:
+                self.logit_w.copy_(torch.log(nn_ / nn_.sum()))
+            return
+        if weights:
+            self.logit_w.copy_(torch.log(nn_ / nn_.sum()))
+        self.log_sigma.copy_(0.5 * torch.log((s2 / nn_[:, None]).clamp_min(1e-30)))
+
     @torch.no_grad()
     def clamp_variance_(self) -> None:
         self.log_sigma.clamp_(min=float(self.log_sigma_min))
@@ -200,7 +228,7 @@ class GMMLayer(nn.Module):
 
     @property
     def variances(self) -> np.ndarray:
-        return torch.exp(2 * self.log_sigma_clamped()).detach().cpu().numpy()
+        return torch.exp(2 * self.log_sigma_clamped()).expand_as(self.mu).detach().cpu().numpy()
 
     @property
     def weights(self) -> np.ndarray:
@@ -296,6 +324,20 @@ class AdaptiveGMM(DeepClusterer):
     batch_size: int = 128                   # [P]
     lr: float = 0.01                        # [P]
     max_iter: int = 50000                   # [P]
+    # stage 3, repaired ("bounded") reading: all four default to the paper-literal Eq. (5) (see the
+    # "Repaired stage 3" docstring section); the "*-bounded" presets switch them on together
+    code_norm: str = "none"                 # "none" [P] | "standardize": codes standardised per dimension
+                                            # (batch statistics in training, full-data ones for predict)
+    gmm_update: str = "sgd"                 # "sgd" [P, Eqs. 10-12] | "em": sigma, omega by stepwise EM
+    em_rate: float = 0.05                   # stepwise-EM step (EMA weight of each batch's statistics)
+    learn_weights: bool = True              # [P] omega trained (Eq. 12) / refreshed by EM; False = kept at
+                                            # the stage-2 EM weights
+    covariance: str = "diag"                # [P] per-component diagonal Sigma_k | "tied": one diagonal
+                                            # Sigma shared by all components in stage 3
+    sep_norm: str = "none"                  # "none" [P, Eq. 5] | "within": S / pooled within-cluster variance
+    recon_weight: float = 0.0               # reconstruction anchor: + recon_weight * ||x - dec(f(x))||^2
+    stage3_augment: bool = False            # [UNSPEC, J4: default off] stage-3 batches augmented as in
+                                            # stage 1 (DEC-DA [48] augments in its clustering stage too)
     var_floor: float | None = 1e-4          # [SUGGESTED] sigma^2 >= var_floor * mean initial variance
     grad_clip: float | None = 100.0         # [SUGGESTED, J13] gradient-norm safety net (None = paper)
     monitor_every: int = 1000               # log ACC/NMI, ||mu||, min sigma, smallest cluster
@@ -360,6 +402,18 @@ class AdaptiveGMM(DeepClusterer):
             bad(f"finetune_loss={self.finetune_loss!r}; use 'sse' or 'mse'")
         if self.sep_grad not in ("paper", "full"):
             bad(f"sep_grad={self.sep_grad!r}; use 'paper' (Eq. 10) or 'full' (plain autograd)")
+        if self.code_norm not in ("none", "standardize"):
+            bad(f"code_norm={self.code_norm!r}; use 'none' (paper) or 'standardize'")
+        if self.gmm_update not in ("sgd", "em"):
+            bad(f"gmm_update={self.gmm_update!r}; use 'sgd' (paper, Eqs. 10-12) or 'em' (stepwise EM for sigma, omega)")
+        if not 0 < self.em_rate <= 1:
+            bad(f"em_rate={self.em_rate!r} must be in (0, 1]")
+        if self.covariance not in ("diag", "tied"):
+            bad(f"covariance={self.covariance!r}; use 'diag' (paper) or 'tied'")
+        if self.sep_norm not in ("none", "within"):
+            bad(f"sep_norm={self.sep_norm!r}; use 'none' (paper) or 'within'")
+        if not self.recon_weight >= 0 or not math.isfinite(self.recon_weight):
+            bad(f"recon_weight={self.recon_weight!r} must be a finite number >= 0")
         if not self.eta >= 0 or not math.isfinite(self.eta):
             bad(f"eta={self.eta!r} must be a finite number >= 0 (0 = DeepGMM)")
         if self.n_neighbors is not None and not 0 <= int(self.n_neighbors) < self.n_clusters:
@@ -526,20 +580,63 @@ class AdaptiveGMM(DeepClusterer):
         fit.once("em", em)
 
     # ---- stage 3 -----------------------------------------------------------------------------------
+    def _code_net(self, fit) -> nn.Module:
+        """The network whose output the GMM layer models: the stage-3 encoder, followed by the code
+        standardisation when code_norm="standardize"."""
+        s = fit.state
+        return nn.Sequential(s.enc, s.code_norm) if self.code_norm == "standardize" else s.enc
+
     def _posteriors(self, fit) -> torch.Tensor:
         s = fit.state
-        return encode(fit, lambda b: s.gmm(s.enc(b).float())[1], modules=(s.enc, s.gmm))
+        net = self._code_net(fit)
+        return encode(fit, lambda b: s.gmm(net(b).float())[1], modules=(net, s.gmm))
+
+    def _init_stage3(self, fit) -> None:
+        """Stage-3 state: a copy of the stage-1 encoder (and decoder, with the reconstruction anchor), the
+        code standardisation (GMM layer moved into standardised coordinates: same posteriors), the
+        stepwise-EM statistics, the optimiser over the parameters trained by gradient."""
+        s = fit.state
+        s.enc = copy.deepcopy(s.ae.encoder)  # autoencoder_ stays the stage-1 network
+        if self.recon_weight > 0:
+            s.dec = copy.deepcopy(s.ae.decoder)
+        if self.code_norm == "standardize":
+            z = encode(fit, s.enc).float()
+            mean, var = z.mean(0), z.var(0, unbiased=False).clamp_min(1e-12)
+            s.code_norm = nn.BatchNorm1d(z.shape[1], eps=1e-8, momentum=0.01, affine=False).to(fit.device)
+            with torch.no_grad():
+                s.code_norm.running_mean.copy_(mean)
+                s.code_norm.running_var.copy_(var)
+            g = s.gmm
+            std = var.sqrt().cpu().numpy()
+            s.gmm = GMMLayer.from_params((g.means - mean.cpu().numpy()) / std, g.variances / std ** 2, g.weights,
+                                         self.var_floor).to(fit.device)
+        if self.covariance == "tied":
+            g = s.gmm
+            pooled = (g.weights[:, None] * g.variances).sum(0, keepdims=True)          # (1, D)
+            s.gmm = GMMLayer.from_params(g.means, pooled, g.weights, None).to(fit.device)
+            s.gmm.log_sigma_min.copy_(g.log_sigma_min)
+        if self.gmm_update == "em":
+            # sufficient statistics of stepwise EM (Cappe & Moulines 2009): n_k = E[p_k], s2_kd = E[p_k (z_d - mu_kd)^2]
+            w = s.gmm.weights_t()
+            s.em_n = w.detach().clone()
+            s.em_s2 = (w[:, None] * torch.exp(2 * s.gmm.log_sigma_clamped())).detach().clone()
+            s.gmm.log_sigma.requires_grad_(False)
+            s.gmm.logit_w.requires_grad_(False)
+        if not self.learn_weights:
+            s.gmm.logit_w.requires_grad_(False)
+        params = [*s.enc.parameters(), *(s.dec.parameters() if self.recon_weight > 0 else ()),
+                  *(p for p in s.gmm.parameters() if p.requires_grad)]
+        s.opt_joint = torch.optim.SGD(params, lr=self.lr, momentum=self.momentum, weight_decay=self.weight_decay)
 
     def _stage3(self, fit) -> None:
         s = fit.state
         nb = self._n_neighbors()
         if not hasattr(s, "opt_joint"):
-            # the joint stage trains a copy of the encoder: autoencoder_ stays the stage-1 network
-            s.enc = copy.deepcopy(s.ae.encoder)
-            s.opt_joint = torch.optim.SGD([*s.enc.parameters(), *s.gmm.parameters()], lr=self.lr,
-                                          momentum=self.momentum, weight_decay=self.weight_decay)
+            self._init_stage3(fit)
         sampler = StepSampler(fit.data.n, self.batch_size, fit.seed, "joint", shuffle=True)
-        params = [*s.enc.parameters(), *s.gmm.parameters()]
+        params = [p for g in s.opt_joint.param_groups for p in g["params"]]
+        standardize = self.code_norm == "standardize"
+        aug_shape = s.aug_shape if self.stage3_augment else None
 
         def monitor():
             post = self._posteriors(fit)
@@ -555,24 +652,49 @@ class AdaptiveGMM(DeepClusterer):
             enc.train()
             _set_lr(opt, _step_lr(self.lr, it, self.lr_step, self.lr_gamma))
             x = fit.data.batch(sampler.indices(it))
+            if aug_shape is not None:
+                x = random_affine(x.reshape(-1, *aug_shape), self.max_shift, self.max_rotation).reshape(x.shape)
             with fit.autocast():
                 y = enc(x)
-            log_p, _ = gmm(y.float())
+            y = y.float()
+            if standardize:
+                s.code_norm.train()
+                z = s.code_norm(y)
+            else:
+                z = y
+            log_p, post = gmm(z)
             nll = -log_p.mean()
             sep = gmm.separation(nb, detach_neighbours=self.sep_grad == "paper") if self.eta else nll.new_zeros(())
+            if self.eta and self.sep_norm == "within":
+                sep = sep / gmm.within_variance().detach()
             loss = nll - self.eta * sep
+            out = {}
+            if self.recon_weight > 0:
+                s.dec.train()
+                with fit.autocast():
+                    x_hat = s.dec(y)
+                rec = ((x_hat.float() - x.flatten(1)) ** 2).sum(1).mean()
+                loss = loss + self.recon_weight * rec
+                out["recon"] = rec.detach()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if self.grad_clip is not None:
                 torch.nn.utils.clip_grad_norm_(params, self.grad_clip)
             opt.step()
+            if self.gmm_update == "em":
+                gmm.stepwise_em_(z.detach(), post.detach(), s.em_n, s.em_s2, self.em_rate, self.learn_weights)
             gmm.clamp_variance_()
-            return {**logs, "nll": nll.detach(), "separation": sep.detach(), "loss": loss.detach()}
+            return {**logs, **out, "nll": nll.detach(), "separation": sep.detach(), "loss": loss.detach()}
 
         fit.phase("joint", self.max_iter, step, unit="it",
                   log_every=max(1, min(self.monitor_every or 500, self.max_iter)))
 
         def final():
+            if standardize:  # exact full-data statistics of the final codes for predict/transform
+                z = encode(fit, s.enc).float()
+                with torch.no_grad():
+                    s.code_norm.running_mean.copy_(z.mean(0))
+                    s.code_norm.running_var.copy_(z.var(0, unbiased=False).clamp_min(1e-12))
             s.labels = self._posteriors(fit).argmax(1)
             return fit.monitor(s.labels)
 
@@ -597,7 +719,7 @@ class AdaptiveGMM(DeepClusterer):
                                          or k.startswith("rbm")), 2),
             "stage2_em": round(ps.get("em", 0.0), 2),
             "stage3_joint": round(ps.get("joint", 0.0) + ps.get("assign", 0.0), 2)}
-        fit.finish(s.labels, encoder_=s.enc, autoencoder_=s.ae, gmm_=gmm,
+        fit.finish(s.labels, encoder_=self._code_net(fit).eval(), autoencoder_=s.ae, gmm_=gmm,
                    cluster_centers_=gmm.means, means_=gmm.means, covariances_=gmm.variances,
                    weights_=gmm.weights, em_labels_=s.em_labels.cpu().numpy(), stage_metrics_=stage_metrics,
                    stage_seconds_=stage_seconds)
