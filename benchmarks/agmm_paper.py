@@ -41,7 +41,7 @@ STAGE3 = ("stage 3 (joint encoder + GMM layer) lowers ACC the further it optimis
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--preset", default="cpu", choices=["paper", "cpu", "smoke"])
+    ap.add_argument("--preset", default="cpu", choices=["paper", "cpu", "paper-bounded", "cpu-bounded", "smoke"])
     ap.add_argument("--datasets", nargs="+", default=["usps", "mnist-test", "fashion-mnist"])
     ap.add_argument("--methods", nargs="+", default=["agmm", "deepgmm"])
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
@@ -70,7 +70,7 @@ def main(argv=None):
         tag_ds = dataset + (f"-sub{args.subset}" if args.subset else "")
         cache = Path(args.cache)
         cache.mkdir(parents=True, exist_ok=True)
-        s1_preset = args.stage1_preset or args.preset
+        s1_preset = args.stage1_preset or args.preset.removesuffix("-bounded")  # X-bounded has X's stage 1
         ae_path = cache / f"ae-{tag_ds}-{s1_preset}.pt"
 
         # ---- stage 1, once per dataset ----------------------------------------------------------------
@@ -103,7 +103,8 @@ def main(argv=None):
                 overrides["eta"] = args.eta
             est0 = get(method).from_preset(args.preset, **overrides)
             tags = [t for t in (f"sub{args.subset}" if args.subset else None,
-                                f"s1{s1_preset}" if s1_preset != args.preset else None) if t]
+                                f"s1{s1_preset}" if s1_preset != args.preset.removesuffix("-bounded") else None)
+                    if t]
             budget = (f"stage 1 shared (seed 0, {s1_preset} preset): {stage1['budget']['rbm_iters']} it per RBM x 4 + "
                       f"{stage1['budget']['finetune_iters']} it fine-tune, batch {stage1['budget']['pretrain_batch_size']}; "
                       f"stage 3: {est0.max_iter} it, batch {est0.batch_size}, lr {est0.lr} / 10 every "
