@@ -145,7 +145,8 @@ def main(argv=None):
                 return super().fit(z, *args, **kw)
 
         sklearn.mixture.GaussianMixture = OracleInitGMM
-    res = {"data": a.data, "oracle_init": a.oracle_init, "ae": ae_path, "bayes_acc": bayes, "iters": a.iters, "extra": extra, "variants": {}}
+    res = {"data": a.data, "oracle_init": a.oracle_init, "ae": ae_path, "bayes_acc": bayes, "iters": a.iters, "every": a.every, "extra": extra,
+           "command": "python " + " ".join(sys.argv), "variants": {}}
     for name in a.variants:
         over = {**base, **VARIANTS[name], **extra, "max_iter": a.iters, "lr_step": a.lr_step,
                 "pretrained_ae": ae_path, "monitor_every": a.every}

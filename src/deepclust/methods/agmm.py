@@ -64,7 +64,7 @@ Deviations / judgement calls (spec section in brackets):
     flew apart (||mu|| ~ 4e8 after 2k iterations: the Euclidean S is not scale invariant and the codes
     have norms ~ 25). The "paper" preset keeps lr 0.01 / eta 0.01; the "cpu" preset uses lr 1e-4 and
     eta 1e-3 (the paper's grid), picked on USPS/MNIST-test with labels (J14/J16), see the next item.
-  - What stage 3 does to the codes (measured, benchmarks/agmm_stage3_diag.py, result summary in
+  - What stage 3 does to the codes (measured, benchmarks/diagnostics/agmm_stage3_diag.py, result summary in
     benchmarks/results/agmm/stage3-diagnosis.json; cpu-preset stage-1 AE, USPS seed 0, stage 2 = 0.668
     ACC): maximising Eq. (5) over encoder + GMM layer is NOT aligned with clustering accuracy here. The
     log-likelihood rises monotonically while ACC falls: lr 1e-3 (the earlier cpu preset), 1500 it: mean
@@ -97,8 +97,53 @@ Deviations / judgement calls (spec section in brackets):
     measurable, and the method is in effect AEF+GMM plus a small refinement. The paper's 50k iterations at
     lr 0.01 are expected to degrade, not improve, codes like ours (its reported +27 points on USPS are
     not reproduced by this objective as specified).
-  - `autoencoder_` is the stage-1 autoencoder (stage 3 trains a copy of its encoder, `encoder_`), so it
-    can be reused with `pretrained_ae=` to share stage 1 between seeds (spec §4 "Repeats" default, J15).
+  - Why stage 3 cannot be run "longer/stronger" as written (tests/methods/test_agmm.py,
+    benchmarks/diagnostics/agmm_scaling.py): scaling codes, means and sigmas together by c keeps every
+    posterior but gives mean log p - D log c and c^2 S, so Eq. (5) has a single MINIMUM along that
+    direction (at c* = sqrt(D / (2 eta S0)); USPS cpu codes: c* = 0.16 for eta 0.01, 0.50 for 1e-3) and
+    is unbounded on both sides: gradient ascent gains objective without changing any assignment, by
+    shrinking the codes (eta = 0 or small) or inflating them (eta S dominates). Independently of scale,
+    (i) the exact gradient Eq. (8) weights the pull towards centre k by p_k / sigma_k^2, so tight
+    components capture the boundary points of broad neighbours (absorption), (ii) a learnt omega
+    (Eq. 12) feeds that back (a shrinking component loses prior weight, then more points: vanishing
+    components), and (iii) nothing keeps a cluster from collapsing onto its mean.
+
+Repaired stage 3 (named options, defaults = paper; the presets "cpu-bounded" / "paper-bounded" = the
+cpu / paper budget with AdaptiveGMM.BOUNDED) -- one fix per defect above:
+  - code_norm="standardize" (scale): the GMM layer models codes standardised per dimension (batch
+    statistics while training, exactly as BatchNorm without affine; the full-data statistics of the final
+    codes for predict/transform). log p and S then do not change with c. Stage 2 is unchanged: the EM
+    mixture is moved into standardised coordinates (same posteriors, tested).
+  - covariance="tied" (absorption): one diagonal Sigma shared by the components in stage 3, so Eq. (8)
+    pulls every code with the same metric. Stage 2 stays the paper's per-component diagonal EM; the
+    tied layer starts at Sigma = sum_k omega_k Sigma_k (its argmax can differ from stage 2's by a few
+    samples; stage_metrics_["ae_em"] is always the paper's AEF+GMM).
+  - learn_weights=False (vanishing): omega stays at its stage-2 EM value.
+  - gmm_update="em": Sigma (and omega when learnt) follow the codes by stepwise EM (running sufficient
+    statistics, step em_rate; Cappe & Moulines 2009) instead of the gradient Eqs. (11)-(12); the means keep
+    the paper's gradient Eq. (10) with the separation term.
+  - recon_weight=1 (collapse): the stage-1 decoder is kept and trained with the per-sample SSE
+    (a unit-variance Gaussian log-likelihood of x, so weight 1 adds two log-likelihoods; not tuned).
+  - sep_norm="within" (S divided by the pooled within-component variance) and stage3_augment (stage-3
+    batches augmented as in stage 1, J4) are further readings that were tried and are not in BOUNDED.
+  - Step size and eta by unsupervised rules: lr 1e-3 is the largest of {1e-2, 1e-3, 1e-4} at which the
+    stage-3 losses do not blow up (at 1e-2 the reconstruction SSE rose ~100x and ACC fell to chance on
+    synthetic data); eta 1e-3 is the largest value of the paper's grid with 2 eta |n(k)| < min_k omega_k,
+    i.e. the separation push on a mean stays below its likelihood pull in standardised units (at eta 0.01
+    means were pushed off their codes and components emptied on USPS).
+  Measured (docs/reproductions/003_adaptive_gmm.md, benchmarks/results/agmm/): on data with a known
+  answer (10 Gaussian clusters through a random nonlinear map, benchmarks/diagnostics/agmm_variants.py)
+  starting from a good EM solution (ACC 0.969), the paper's stage 3 falls to 0.887 at lr 1e-3/1e-4 and to
+  chance at lr 1e-2, per-component (diag) repairs fall to 0.91-0.92, the tied ones rise to 0.974-0.976. On
+  the stage-1 codes of USPS / MNIST-test no stage-3 reading raises ACC clearly above stage 2, because on
+  these codes the likelihood does not point at the classes: the class-conditional diagonal GMM (labels
+  used, diagnostic) scores 0.870 / 0.829 ACC at a LOWER likelihood than every EM solution, and EM started
+  from it climbs to a higher likelihood while falling to 0.747 / 0.650 (benchmarks/diagnostics/
+  agmm_ceiling.py); the highest-likelihood EM solutions have the lowest ACC.
+
+`autoencoder_` is the stage-1 autoencoder (stage 3 trains a copy of its encoder, `encoder_`, followed by
+the code standardisation when code_norm="standardize"), so it can be reused with `pretrained_ae=` to share
+stage 1 between seeds (spec §4 "Repeats" default, J15).
 """
 from __future__ import annotations
 
