@@ -41,7 +41,7 @@ STAGE3 = ("stage 3 (joint encoder + GMM layer) lowers ACC the further it optimis
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--preset", default="cpu", choices=["paper", "cpu", "smoke"])
+    ap.add_argument("--preset", default="cpu", choices=["paper", "cpu", "paper-bounded", "cpu-bounded", "smoke"])
     ap.add_argument("--datasets", nargs="+", default=["usps", "mnist-test", "fashion-mnist"])
     ap.add_argument("--methods", nargs="+", default=["agmm", "deepgmm"])
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
@@ -52,6 +52,10 @@ def main(argv=None):
     ap.add_argument("--device", default="auto")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--stage1-only", action="store_true", help="only train (or register) the shared stage-1 AEs")
+    ap.add_argument("--merge", action="store_true", help="add these seeds to the existing result file")
+    ap.add_argument("--stage1-preset", default=None, choices=["paper", "cpu", "smoke"],
+                    help="take stage 1 (the shared AE) from this preset instead of --preset: e.g. --preset paper "
+                         "--stage1-preset cpu = the paper's stages 2-3 on the cpu-preset AE (result tag s1<preset>)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
 
@@ -66,10 +70,11 @@ def main(argv=None):
         tag_ds = dataset + (f"-sub{args.subset}" if args.subset else "")
         cache = Path(args.cache)
         cache.mkdir(parents=True, exist_ok=True)
-        ae_path = cache / f"ae-{tag_ds}-{args.preset}.pt"
+        s1_preset = args.stage1_preset or args.preset.removesuffix("-bounded")  # X-bounded has X's stage 1
+        ae_path = cache / f"ae-{tag_ds}-{s1_preset}.pt"
 
         # ---- stage 1, once per dataset ----------------------------------------------------------------
-        stage1 = _stage1(AdaptiveGMM, ds, args, cache, tag_ds, ae_path)
+        stage1 = _stage1(AdaptiveGMM, ds, args, cache, tag_ds, ae_path, s1_preset)
         print(f"{dataset}: stage 1 {'reused' if stage1.get('reused_cache') else 'done'} "
               f"({stage1['wall_seconds']}s of stage-1 training) -> {ae_path}", flush=True)
         if args.stage1_only:
@@ -89,14 +94,18 @@ def main(argv=None):
                                "stage_seconds": est.stage_seconds_,
                                "final_mu_norm_max": float(np.linalg.norm(est.means_, axis=1).max()),
                                "min_cluster_share": float(np.bincount(est.labels_, minlength=ds.n_classes).min()
-                                                          / len(est.labels_))})
+                                                          / len(est.labels_)),
+                               "trajectory": _trajectory(est.history_)})
                 return out
 
             overrides = {"pretrained_ae": str(ae_path)}
             if method == "agmm" and args.eta is not None:
                 overrides["eta"] = args.eta
             est0 = get(method).from_preset(args.preset, **overrides)
-            budget = (f"stage 1 shared (seed 0): {stage1['budget']['rbm_iters']} it per RBM x 4 + "
+            tags = [t for t in (f"sub{args.subset}" if args.subset else None,
+                                f"s1{s1_preset}" if s1_preset != args.preset.removesuffix("-bounded") else None)
+                    if t]
+            budget = (f"stage 1 shared (seed 0, {s1_preset} preset): {stage1['budget']['rbm_iters']} it per RBM x 4 + "
                       f"{stage1['budget']['finetune_iters']} it fine-tune, batch {stage1['budget']['pretrain_batch_size']}; "
                       f"stage 3: {est0.max_iter} it, batch {est0.batch_size}, lr {est0.lr} / 10 every "
                       f"{est0.lr_step} it, eta {est0.eta}")
@@ -107,7 +116,7 @@ def main(argv=None):
                                   paper={"acc": pa, "nmi": pn, "source": "003 Tables 3-4" + (
                                       " (full 70k MNIST)" if dataset == "mnist-test" else "")},
                                   dataset_kwargs=dkw, overrides=overrides, device=args.device, budget=budget,
-                                  tag=f"sub{args.subset}" if args.subset else None, extra=extra)
+                                  tag="-".join(tags) or None, extra=extra, merge=args.merge)
             finally:
                 results.run_once = orig
     return 0
@@ -123,7 +132,7 @@ def _stage1_seconds(phase_seconds: dict) -> float:
     return round(sum(v for k, v in phase_seconds.items() if k in STAGE1_PHASES or k.startswith("rbm")), 1)
 
 
-def _stage1(cls, ds, args, cache: Path, tag_ds: str, ae_path: Path) -> dict:
+def _stage1(cls, ds, args, cache: Path, tag_ds: str, ae_path: Path, preset: str) -> dict:
     """Train the shared stage-1 autoencoder (seed 0) once per dataset and preset, or reuse the cached one.
 
     The cache is ae-<dataset>-<preset>.pt plus a .json record of how it was trained. wall_seconds is the
@@ -131,10 +140,10 @@ def _stage1(cls, ds, args, cache: Path, tag_ds: str, ae_path: Path) -> dict:
     not the time of this invocation. A cached AE is reused only when its stage-1 settings equal the preset's."""
     import json
 
-    ref = cls.from_preset(args.preset, n_clusters=ds.n_classes)
+    ref = cls.from_preset(preset, n_clusters=ds.n_classes)
     budget = {k: _plain(getattr(ref, k)) for k in STAGE1_FIELDS}
     meta_path = ae_path.with_suffix(".json")
-    ckpt_dir = cache / f"ckpt-{tag_ds}-{args.preset}"
+    ckpt_dir = cache / f"ckpt-{tag_ds}-{preset}"
     if ae_path.exists() and not meta_path.exists() and (ckpt_dir / "latest.pt").exists():
         # AE from an older version of this script: recover its record from the stage-1 checkpoint
         p = torch.load(ckpt_dir / "latest.pt", map_location="cpu", weights_only=False)
@@ -151,7 +160,7 @@ def _stage1(cls, ds, args, cache: Path, tag_ds: str, ae_path: Path) -> dict:
             return {**meta, "reused_cache": str(ae_path)}
         print(f"{ae_path}: stage-1 settings differ from the preset's; retraining", flush=True)
     from deepclust.bench.results import git_commit
-    s1 = cls.from_preset(args.preset, n_clusters=ds.n_classes, random_state=0, max_iter=0, device=args.device,
+    s1 = cls.from_preset(preset, n_clusters=ds.n_classes, random_state=0, max_iter=0, device=args.device,
                          verbose=0, checkpoint_dir=str(ckpt_dir), checkpoint_every=500, resume=True)
     t = time.time()
     s1.fit(ds.X, ds.y)
@@ -163,6 +172,13 @@ def _stage1(cls, ds, args, cache: Path, tag_ds: str, ae_path: Path) -> dict:
             "trained": time.strftime("%Y-%m-%d %H:%M"), "this_call_seconds": round(time.time() - t, 1)}
     _write_meta(meta_path, meta)
     return meta
+
+
+def _trajectory(history) -> list[dict]:
+    """Stage-3 rows of the history that carry the monitor's ACC: it, acc, nmi, nll, separation, recon."""
+    keys = ("it", "acc", "nmi", "nll", "separation", "recon", "min_cluster_share", "mu_norm_max")
+    return [{k: round(float(r[k]), 4) for k in keys if k in r} for r in history
+            if r.get("phase") == "joint" and "acc" in r]
 
 
 def _write_meta(path: Path, meta: dict) -> None:

@@ -263,7 +263,9 @@ def test_registry_and_deepgmm_is_eta_zero():
 
 @pytest.mark.parametrize("bad", [dict(eta=-1.0), dict(layerwise="dae"), dict(var_floor=0.0),
                                  dict(n_neighbors=10), dict(corruption=1.0), dict(sep_grad="x"),
-                                 dict(layerwise="rbm", act="relu"), dict(hidden=())])
+                                 dict(layerwise="rbm", act="relu"), dict(hidden=()), dict(code_norm="x"),
+                                 dict(gmm_update="x"), dict(covariance="full"), dict(recon_weight=-1.0),
+                                 dict(em_rate=0.0), dict(sep_norm="x")])
 def test_bad_parameters_raise(bad):
     with pytest.raises(InvalidInputError):
         AdaptiveGMM(n_clusters=3, verbose=0, **bad).fit(np.random.rand(50, 16).astype(np.float32))
@@ -279,3 +281,100 @@ def test_pretrained_autoencoder_is_reused(fitted, digits, tmp_path):
     np.testing.assert_array_equal(m.em_labels_, fitted.em_labels_)
     with pytest.raises(InvalidInputError, match="pretrained_ae"):
         AdaptiveGMM(n_clusters=3, pretrained_ae=str(path), verbose=0).fit(np.random.rand(50, 16).astype(np.float32))
+
+
+# ---- the stage-3 objective along the joint scaling direction, and the repaired ("bounded") stage 3 ------
+def test_stage3_objective_is_unbounded_under_joint_scaling():
+    """Scaling codes, means and sigmas by c keeps every posterior but gives mean log p - D log c and
+    c^2 S: O(c) = L0 - D log c + eta c^2 S0 has a minimum at c* and rises without bound on both sides.
+    Standardised codes (code_norm="standardize") make the objective independent of c."""
+    means, var, w = _random_gmm(6, 5, seed=4)
+    rng = np.random.default_rng(5)
+    comp = rng.choice(6, size=400, p=w)
+    y = torch.tensor(means[comp] + rng.normal(size=(400, 5)) * np.sqrt(var[comp]), dtype=torch.float64)
+    eta, D, nb = 0.01, 5, 3
+
+    def objective(c, standardize=False):
+        layer = GMMLayer.from_params(means * c, var * c * c, w, var_floor=None).double()
+        z = y * c
+        if standardize:
+            mean, std = z.mean(0), z.std(0, unbiased=False)
+            layer = GMMLayer.from_params((means * c - mean.numpy()) / std.numpy(), var * c * c / std.numpy() ** 2,
+                                         w, var_floor=None).double()
+            z = (z - mean) / std
+        with torch.no_grad():
+            lp, post = layer(z)
+            return lp.mean().item(), layer.separation(nb).item(), post.argmax(1)
+
+    L0, S0, lab0 = objective(1.0)
+    for c in (1e-3, 0.1, 3.0, 100.0):
+        L, S, lab = objective(c)
+        assert L == pytest.approx(L0 - D * np.log(c), abs=1e-4)
+        assert S == pytest.approx(c * c * S0, rel=1e-6)
+        assert torch.equal(lab, lab0)
+    c_star = np.sqrt(D / (2 * eta * S0))
+    O = [objective(c)[0] + eta * objective(c)[1] for c in (c_star * 1e-4, c_star * 1e-2, c_star, c_star * 1e2, c_star * 1e4)]
+    assert O[0] > O[1] > O[2] and O[4] > O[3] > O[2]           # a minimum, unbounded both ways
+    Oz = [sum(objective(c, standardize=True)[:2]) for c in (1e-3, 1.0, 1e3)]
+    assert max(Oz) - min(Oz) < 1e-8                             # repaired: scale-free
+
+
+def test_stepwise_em_recovers_sigma_and_weights():
+    """gmm_update="em": with the means fixed at the truth, stepwise EM finds the true sigmas and weights."""
+    means = np.array([[0.0, 0.0], [6.0, 0.0], [0.0, 6.0]])
+    sig = np.array([[0.5, 1.0], [1.5, 0.7], [1.0, 1.0]])
+    w = np.array([0.5, 0.3, 0.2])
+    rng = np.random.default_rng(0)
+    layer = GMMLayer.from_params(means, np.ones_like(sig), np.ones(3) / 3, var_floor=None)
+    n, s2 = layer.weights_t().detach().clone(), torch.ones(3, 2) / 3
+    for _ in range(400):
+        comp = rng.choice(3, size=256, p=w)
+        z = torch.tensor(means[comp] + rng.normal(size=(256, 2)) * sig[comp], dtype=torch.float32)
+        with torch.no_grad():
+            post = layer(z)[1]
+        layer.stepwise_em_(z, post, n, s2, rate=0.05)
+    np.testing.assert_allclose(layer.weights, w, atol=0.04)
+    np.testing.assert_allclose(np.sqrt(layer.variances), sig, rtol=0.12)
+
+
+def _two_blobs(tmp_path):
+    """A tight and a broad blob (2-D) and an exactly-identity 'autoencoder' 2-2-2 as the stage-1 network."""
+    from torch import nn
+
+    from deepclust.nn.autoencoders import MLPAutoencoder
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.normal(size=(300, 2)) * 0.3, rng.normal(size=(300, 2)) + [2.6, 0.0]]).astype(np.float32)
+    y = np.repeat([0, 1], 300)
+    ae = MLPAutoencoder(2, (2,), 2, act=nn.Identity, init="none")
+    with torch.no_grad():
+        for lin in (m for m in ae.modules() if isinstance(m, nn.Linear)):
+            lin.weight.copy_(torch.eye(2))
+            lin.bias.zero_()
+    path = tmp_path / "identity-ae.pt"
+    torch.save(ae, path)
+    kw = dict(hidden=(2,), latent_dim=2, layerwise="none", act="relu", pretrained_ae=str(path), max_iter=600,
+              lr_step=10**6, monitor_every=0, verbose=0, eta=0.0, random_state=0)
+    return X, y, kw
+
+
+def test_paper_stage3_collapses_a_known_partition_and_the_bounded_one_keeps_it(tmp_path):
+    """Known answer: two blobs that stage 2 separates (ACC ~0.99). Eq. (5) at the paper's step contracts the
+    codes and puts every sample in one component; the repaired stage 3 keeps the partition."""
+    X, y, kw = _two_blobs(tmp_path)
+    paper = AdaptiveGMM(n_clusters=2, **kw).fit(X, y)
+    assert acc(y, paper.em_labels_) > 0.97
+    assert acc(y, paper.labels_) < 0.6
+    bounded = AdaptiveGMM(n_clusters=2, **{**kw, **AdaptiveGMM.BOUNDED}).fit(X, y)
+    assert acc(y, bounded.labels_) > 0.9
+    Z = bounded.transform(X)
+    np.testing.assert_allclose(Z.std(0), 1.0, atol=1e-3)   # standardised codes: the scale is fixed
+    assert np.isfinite(bounded.history_[-1].get("recon", 0.0))
+
+
+def test_standardised_codes_keep_the_stage2_partition(tmp_path):
+    """code_norm="standardize" moves the GMM layer into standardised coordinates: with no stage-3 step the
+    labels are exactly the EM labels, and predict() agrees with labels_."""
+    X, y, kw = _two_blobs(tmp_path)
+    m = AdaptiveGMM(n_clusters=2, **{**kw, "max_iter": 0, "code_norm": "standardize"}).fit(X, y)
+    np.testing.assert_array_equal(m.labels_, m.em_labels_)
+    np.testing.assert_array_equal(m.predict(X), m.labels_)

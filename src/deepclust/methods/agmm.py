@@ -65,7 +65,7 @@ Deviations / judgement calls (spec section in brackets):
     flew apart (||mu|| ~ 4e8 after 2k iterations: the Euclidean S is not scale invariant and the codes
     have norms ~ 25). The "paper" preset keeps lr 0.01 / eta 0.01; the "cpu" preset uses lr 1e-4 and
     eta 1e-3 (the paper's grid), picked on USPS/MNIST-test with labels (J14/J16), see the next item.
-  - What stage 3 does to the codes (measured, benchmarks/agmm_stage3_diag.py, result summary in
+  - What stage 3 does to the codes (measured, benchmarks/diagnostics/agmm_stage3_diag.py, result summary in
     benchmarks/results/agmm/stage3-diagnosis.json; cpu-preset stage-1 AE, USPS seed 0, stage 2 = 0.668
     ACC): maximising Eq. (5) over encoder + GMM layer is NOT aligned with clustering accuracy here. The
     log-likelihood rises monotonically while ACC falls: lr 1e-3 (the earlier cpu preset), 1500 it: mean
@@ -98,8 +98,53 @@ Deviations / judgement calls (spec section in brackets):
     measurable, and the method is in effect AEF+GMM plus a small refinement. The paper's 50k iterations at
     lr 0.01 are expected to degrade, not improve, codes like ours (its reported +27 points on USPS are
     not reproduced by this objective as specified).
-  - `autoencoder_` is the stage-1 autoencoder (stage 3 trains a copy of its encoder, `encoder_`), so it
-    can be reused with `pretrained_ae=` to share stage 1 between seeds (spec §4 "Repeats" default, J15).
+  - Why stage 3 cannot be run "longer/stronger" as written (tests/methods/test_agmm.py,
+    benchmarks/diagnostics/agmm_scaling.py): scaling codes, means and sigmas together by c keeps every
+    posterior but gives mean log p - D log c and c^2 S, so Eq. (5) has a single MINIMUM along that
+    direction (at c* = sqrt(D / (2 eta S0)); USPS cpu codes: c* = 0.16 for eta 0.01, 0.50 for 1e-3) and
+    is unbounded on both sides: gradient ascent gains objective without changing any assignment, by
+    shrinking the codes (eta = 0 or small) or inflating them (eta S dominates). Independently of scale,
+    (i) the exact gradient Eq. (8) weights the pull towards centre k by p_k / sigma_k^2, so tight
+    components capture the boundary points of broad neighbours (absorption), (ii) a learnt omega
+    (Eq. 12) feeds that back (a shrinking component loses prior weight, then more points: vanishing
+    components), and (iii) nothing keeps a cluster from collapsing onto its mean.
+
+Repaired stage 3 (named options, defaults = paper; the presets "cpu-bounded" / "paper-bounded" = the
+cpu / paper budget with AdaptiveGMM.BOUNDED) -- one fix per defect above:
+  - code_norm="standardize" (scale): the GMM layer models codes standardised per dimension (batch
+    statistics while training, exactly as BatchNorm without affine; the full-data statistics of the final
+    codes for predict/transform). log p and S then do not change with c. Stage 2 is unchanged: the EM
+    mixture is moved into standardised coordinates (same posteriors, tested).
+  - covariance="tied" (absorption): one diagonal Sigma shared by the components in stage 3, so Eq. (8)
+    pulls every code with the same metric. Stage 2 stays the paper's per-component diagonal EM; the
+    tied layer starts at Sigma = sum_k omega_k Sigma_k (its argmax can differ from stage 2's by a few
+    samples; stage_metrics_["ae_em"] is always the paper's AEF+GMM).
+  - learn_weights=False (vanishing): omega stays at its stage-2 EM value.
+  - gmm_update="em": Sigma (and omega when learnt) follow the codes by stepwise EM (running sufficient
+    statistics, step em_rate; Cappe & Moulines 2009) instead of the gradient Eqs. (11)-(12); the means keep
+    the paper's gradient Eq. (10) with the separation term.
+  - recon_weight=1 (collapse): the stage-1 decoder is kept and trained with the per-sample SSE
+    (a unit-variance Gaussian log-likelihood of x, so weight 1 adds two log-likelihoods; not tuned).
+  - sep_norm="within" (S divided by the pooled within-component variance) and stage3_augment (stage-3
+    batches augmented as in stage 1, J4) are further readings that were tried and are not in BOUNDED.
+  - Step size and eta by unsupervised rules: lr 1e-3 is the largest of {1e-2, 1e-3, 1e-4} at which the
+    stage-3 losses do not blow up (at 1e-2 the reconstruction SSE rose ~100x and ACC fell to chance on
+    synthetic data); eta 1e-3 is the largest value of the paper's grid with 2 eta |n(k)| < min_k omega_k,
+    i.e. the separation push on a mean stays below its likelihood pull in standardised units (at eta 0.01
+    means were pushed off their codes and components emptied on USPS).
+  Measured (docs/reproductions/003_adaptive_gmm.md, benchmarks/results/agmm/): on data with a known
+  answer (10 Gaussian clusters through a random nonlinear map, benchmarks/diagnostics/agmm_variants.py)
+  starting from a good EM solution (ACC 0.969), the paper's stage 3 falls to 0.887 at lr 1e-3/1e-4 and to
+  chance at lr 1e-2, per-component (diag) repairs fall to 0.91-0.92, the tied ones rise to 0.974-0.976. On
+  the stage-1 codes of USPS / MNIST-test no stage-3 reading raises ACC clearly above stage 2, because on
+  these codes the likelihood does not point at the classes: the class-conditional diagonal GMM (labels
+  used, diagnostic) scores 0.870 / 0.829 ACC at a LOWER likelihood than every EM solution, and EM started
+  from it climbs to a higher likelihood while falling to 0.747 / 0.650 (benchmarks/diagnostics/
+  agmm_ceiling.py); the highest-likelihood EM solutions have the lowest ACC.
+
+`autoencoder_` is the stage-1 autoencoder (stage 3 trains a copy of its encoder, `encoder_`, followed by
+the code standardisation when code_norm="standardize"), so it can be reused with `pretrained_ae=` to share
+stage 1 between seeds (spec §4 "Repeats" default, J15).
 """
 from __future__ import annotations
 
@@ -145,6 +190,8 @@ class GMMLayer(nn.Module):
         var = torch.as_tensor(np.asarray(variances), dtype=torch.float32)
         w = torch.as_tensor(np.asarray(weights), dtype=torch.float32)
         layer = cls(*means.shape)
+        if var.shape[0] != means.shape[0]:  # tied: one row of variances shared by all components
+            layer.log_sigma = nn.Parameter(torch.zeros(var.shape[0], means.shape[1]))
         with torch.no_grad():
             layer.mu.copy_(means)
             if var_floor is not None:
@@ -190,6 +237,32 @@ class GMMLayer(nn.Module):
             mu_j = mu_j.detach()
         return ((self.mu[:, None, :] - mu_j) ** 2).sum()
 
+    def weights_t(self) -> torch.Tensor:
+        return torch.softmax(self.logit_w, 0)
+
+    def within_variance(self) -> torch.Tensor:
+        """Pooled within-component variance sum_k omega_k mean_d sigma_kd^2 (scales as c^2 with the codes)."""
+        return (self.weights_t() * torch.exp(2 * self.log_sigma_clamped()).mean(1)).sum()
+
+    @torch.no_grad()
+    def stepwise_em_(self, z: torch.Tensor, post: torch.Tensor, n: torch.Tensor, s2: torch.Tensor,
+                     rate: float, weights: bool = True) -> None:
+        """Stepwise EM (online EM, Cappe & Moulines 2009) for omega and sigma given the current means: the
+        running statistics n_k = E[p_k] and s2_kd = E[p_k (z_d - mu_kd)^2] move towards this batch's by
+        `rate`, then omega = n / sum(n), sigma^2 = s2 / n (the M-step). n, s2 are updated in place."""
+        n.mul_(1 - rate).add_(post.mean(0), alpha=rate)
+        d2 = (z[:, None, :] - self.mu[None]) ** 2                                       # (B, m, D)
+        s2.mul_(1 - rate).add_((post[:, :, None] * d2).mean(0), alpha=rate)
+        nn_ = n.clamp_min(1e-12)
+        if self.log_sigma.shape[0] != self.mu.shape[0]:  # tied: pooled over the components
+            self.log_sigma.copy_(0.5 * torch.log((s2.sum(0, keepdim=True) / nn_.sum()).clamp_min(1e-30)))
+            if weights:
+                self.logit_w.copy_(torch.log(nn_ / nn_.sum()))
+            return
+        if weights:
+            self.logit_w.copy_(torch.log(nn_ / nn_.sum()))
+        self.log_sigma.copy_(0.5 * torch.log((s2 / nn_[:, None]).clamp_min(1e-30)))
+
     @torch.no_grad()
     def clamp_variance_(self) -> None:
         self.log_sigma.clamp_(min=float(self.log_sigma_min))
@@ -201,7 +274,7 @@ class GMMLayer(nn.Module):
 
     @property
     def variances(self) -> np.ndarray:
-        return torch.exp(2 * self.log_sigma_clamped()).detach().cpu().numpy()
+        return torch.exp(2 * self.log_sigma_clamped()).expand_as(self.mu).detach().cpu().numpy()
 
     @property
     def weights(self) -> np.ndarray:
@@ -297,6 +370,20 @@ class AdaptiveGMM(DeepClusterer):
     batch_size: int = 128                   # [P]
     lr: float = 0.01                        # [P]
     max_iter: int = 50000                   # [P]
+    # stage 3, repaired ("bounded") reading: all four default to the paper-literal Eq. (5) (see the
+    # "Repaired stage 3" docstring section); the "*-bounded" presets switch them on together
+    code_norm: str = "none"                 # "none" [P] | "standardize": codes standardised per dimension
+                                            # (batch statistics in training, full-data ones for predict)
+    gmm_update: str = "sgd"                 # "sgd" [P, Eqs. 10-12] | "em": sigma, omega by stepwise EM
+    em_rate: float = 0.05                   # stepwise-EM step (EMA weight of each batch's statistics)
+    learn_weights: bool = True              # [P] omega trained (Eq. 12) / refreshed by EM; False = kept at
+                                            # the stage-2 EM weights
+    covariance: str = "diag"                # [P] per-component diagonal Sigma_k | "tied": one diagonal
+                                            # Sigma shared by all components in stage 3
+    sep_norm: str = "none"                  # "none" [P, Eq. 5] | "within": S / pooled within-cluster variance
+    recon_weight: float = 0.0               # reconstruction anchor: + recon_weight * ||x - dec(f(x))||^2
+    stage3_augment: bool = False            # [UNSPEC, J4: default off] stage-3 batches augmented as in
+                                            # stage 1 (DEC-DA [48] augments in its clustering stage too)
     var_floor: float | None = 1e-4          # [SUGGESTED] sigma^2 >= var_floor * mean initial variance
     grad_clip: float | None = 100.0         # [SUGGESTED, J13] gradient-norm safety net (None = paper)
     monitor_every: int = 1000               # log ACC/NMI, ||mu||, min sigma, smallest cluster
@@ -304,6 +391,14 @@ class AdaptiveGMM(DeepClusterer):
     pretrained_ae: str | None = None        # path of a stage-1 autoencoder (torch.save of a fitted
                                             # model's `autoencoder_`): skips stage 1 (spec §4 "Repeats":
                                             # one stage-1 AE per dataset, stages 2-3 per seed)
+
+    # the repaired stage 3 (module docstring, "Repaired stage 3"): scale-free, no absorption by tight
+    # components, no vanishing components, codes anchored by the decoder. Unsupervised rules: lr 1e-3 = the
+    # largest of {1e-2, 1e-3, 1e-4} at which the stage-3 losses do not blow up; eta 1e-3 = the largest value
+    # of the paper's grid {0.1, 0.01, 1e-3, 1e-4} with 2 eta |n(k)| < min_k omega_k (the separation push on
+    # a mean stays below its likelihood pull, so no mean is pushed off its codes; min omega ~ 0.04 at m = 10)
+    BOUNDED: ClassVar[dict] = {"code_norm": "standardize", "covariance": "tied", "learn_weights": False,
+                               "gmm_update": "em", "recon_weight": 1.0, "lr": 1e-3, "eta": 1e-3}
 
     presets: ClassVar[dict] = {
         "paper": {},
@@ -317,6 +412,10 @@ class AdaptiveGMM(DeepClusterer):
         # labels (spec J14/J16).
         "cpu": {"rbm_iters": 1000, "finetune_iters": 1500, "max_iter": 1500, "lr_step": 1000,
                 "lr": 0.0001, "eta": 0.001, "monitor_every": 500},
+        # the repaired stage 3 at the paper's and at the cpu budget
+        "paper-bounded": {**BOUNDED},
+        "cpu-bounded": {"rbm_iters": 1000, "finetune_iters": 1500, "max_iter": 1500, "lr_step": 1000,
+                        "monitor_every": 500, **BOUNDED},
         "smoke": {"rbm_iters": 40, "finetune_iters": 60, "max_iter": 60, "lr_step": 30, "monitor_every": 30,
                   "hidden": (64, 64, 128)},
     }
@@ -361,6 +460,18 @@ class AdaptiveGMM(DeepClusterer):
             bad(f"finetune_loss={self.finetune_loss!r}; use 'sse' or 'mse'")
         if self.sep_grad not in ("paper", "full"):
             bad(f"sep_grad={self.sep_grad!r}; use 'paper' (Eq. 10) or 'full' (plain autograd)")
+        if self.code_norm not in ("none", "standardize"):
+            bad(f"code_norm={self.code_norm!r}; use 'none' (paper) or 'standardize'")
+        if self.gmm_update not in ("sgd", "em"):
+            bad(f"gmm_update={self.gmm_update!r}; use 'sgd' (paper, Eqs. 10-12) or 'em' (stepwise EM for sigma, omega)")
+        if not 0 < self.em_rate <= 1:
+            bad(f"em_rate={self.em_rate!r} must be in (0, 1]")
+        if self.covariance not in ("diag", "tied"):
+            bad(f"covariance={self.covariance!r}; use 'diag' (paper) or 'tied'")
+        if self.sep_norm not in ("none", "within"):
+            bad(f"sep_norm={self.sep_norm!r}; use 'none' (paper) or 'within'")
+        if not self.recon_weight >= 0 or not math.isfinite(self.recon_weight):
+            bad(f"recon_weight={self.recon_weight!r} must be a finite number >= 0")
         if not self.eta >= 0 or not math.isfinite(self.eta):
             bad(f"eta={self.eta!r} must be a finite number >= 0 (0 = DeepGMM)")
         if self.n_neighbors is not None and not 0 <= int(self.n_neighbors) < self.n_clusters:
@@ -527,20 +638,63 @@ class AdaptiveGMM(DeepClusterer):
         fit.once("em", em)
 
     # ---- stage 3 -----------------------------------------------------------------------------------
+    def _code_net(self, fit) -> nn.Module:
+        """The network whose output the GMM layer models: the stage-3 encoder, followed by the code
+        standardisation when code_norm="standardize"."""
+        s = fit.state
+        return nn.Sequential(s.enc, s.code_norm) if self.code_norm == "standardize" else s.enc
+
     def _posteriors(self, fit) -> torch.Tensor:
         s = fit.state
-        return encode(fit, lambda b: s.gmm(s.enc(b).float())[1], modules=(s.enc, s.gmm))
+        net = self._code_net(fit)
+        return encode(fit, lambda b: s.gmm(net(b).float())[1], modules=(net, s.gmm))
+
+    def _init_stage3(self, fit) -> None:
+        """Stage-3 state: a copy of the stage-1 encoder (and decoder, with the reconstruction anchor), the
+        code standardisation (GMM layer moved into standardised coordinates: same posteriors), the
+        stepwise-EM statistics, the optimiser over the parameters trained by gradient."""
+        s = fit.state
+        s.enc = copy.deepcopy(s.ae.encoder)  # autoencoder_ stays the stage-1 network
+        if self.recon_weight > 0:
+            s.dec = copy.deepcopy(s.ae.decoder)
+        if self.code_norm == "standardize":
+            z = encode(fit, s.enc).float()
+            mean, var = z.mean(0), z.var(0, unbiased=False).clamp_min(1e-12)
+            s.code_norm = nn.BatchNorm1d(z.shape[1], eps=1e-8, momentum=0.01, affine=False).to(fit.device)
+            with torch.no_grad():
+                s.code_norm.running_mean.copy_(mean)
+                s.code_norm.running_var.copy_(var)
+            g = s.gmm
+            std = var.sqrt().cpu().numpy()
+            s.gmm = GMMLayer.from_params((g.means - mean.cpu().numpy()) / std, g.variances / std ** 2, g.weights,
+                                         self.var_floor).to(fit.device)
+        if self.covariance == "tied":
+            g = s.gmm
+            pooled = (g.weights[:, None] * g.variances).sum(0, keepdims=True)          # (1, D)
+            s.gmm = GMMLayer.from_params(g.means, pooled, g.weights, None).to(fit.device)
+            s.gmm.log_sigma_min.copy_(g.log_sigma_min)
+        if self.gmm_update == "em":
+            # sufficient statistics of stepwise EM (Cappe & Moulines 2009): n_k = E[p_k], s2_kd = E[p_k (z_d - mu_kd)^2]
+            w = s.gmm.weights_t()
+            s.em_n = w.detach().clone()
+            s.em_s2 = (w[:, None] * torch.exp(2 * s.gmm.log_sigma_clamped())).detach().clone()
+            s.gmm.log_sigma.requires_grad_(False)
+            s.gmm.logit_w.requires_grad_(False)
+        if not self.learn_weights:
+            s.gmm.logit_w.requires_grad_(False)
+        params = [*s.enc.parameters(), *(s.dec.parameters() if self.recon_weight > 0 else ()),
+                  *(p for p in s.gmm.parameters() if p.requires_grad)]
+        s.opt_joint = torch.optim.SGD(params, lr=self.lr, momentum=self.momentum, weight_decay=self.weight_decay)
 
     def _stage3(self, fit) -> None:
         s = fit.state
         nb = self._n_neighbors()
         if not hasattr(s, "opt_joint"):
-            # the joint stage trains a copy of the encoder: autoencoder_ stays the stage-1 network
-            s.enc = copy.deepcopy(s.ae.encoder)
-            s.opt_joint = torch.optim.SGD([*s.enc.parameters(), *s.gmm.parameters()], lr=self.lr,
-                                          momentum=self.momentum, weight_decay=self.weight_decay)
+            self._init_stage3(fit)
         sampler = StepSampler(fit.data.n, self.batch_size, fit.seed, "joint", shuffle=True)
-        params = [*s.enc.parameters(), *s.gmm.parameters()]
+        params = [p for g in s.opt_joint.param_groups for p in g["params"]]
+        standardize = self.code_norm == "standardize"
+        aug_shape = s.aug_shape if self.stage3_augment else None
 
         def monitor():
             post = self._posteriors(fit)
@@ -556,24 +710,49 @@ class AdaptiveGMM(DeepClusterer):
             enc.train()
             _set_lr(opt, _step_lr(self.lr, it, self.lr_step, self.lr_gamma))
             x = fit.data.batch(sampler.indices(it))
+            if aug_shape is not None:
+                x = random_affine(x.reshape(-1, *aug_shape), self.max_shift, self.max_rotation).reshape(x.shape)
             with fit.autocast():
                 y = enc(x)
-            log_p, _ = gmm(y.float())
+            y = y.float()
+            if standardize:
+                s.code_norm.train()
+                z = s.code_norm(y)
+            else:
+                z = y
+            log_p, post = gmm(z)
             nll = -log_p.mean()
             sep = gmm.separation(nb, detach_neighbours=self.sep_grad == "paper") if self.eta else nll.new_zeros(())
+            if self.eta and self.sep_norm == "within":
+                sep = sep / gmm.within_variance().detach()
             loss = nll - self.eta * sep
+            out = {}
+            if self.recon_weight > 0:
+                s.dec.train()
+                with fit.autocast():
+                    x_hat = s.dec(y)
+                rec = ((x_hat.float() - x.flatten(1)) ** 2).sum(1).mean()
+                loss = loss + self.recon_weight * rec
+                out["recon"] = rec.detach()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if self.grad_clip is not None:
                 torch.nn.utils.clip_grad_norm_(params, self.grad_clip)
             opt.step()
+            if self.gmm_update == "em":
+                gmm.stepwise_em_(z.detach(), post.detach(), s.em_n, s.em_s2, self.em_rate, self.learn_weights)
             gmm.clamp_variance_()
-            return {**logs, "nll": nll.detach(), "separation": sep.detach(), "loss": loss.detach()}
+            return {**logs, **out, "nll": nll.detach(), "separation": sep.detach(), "loss": loss.detach()}
 
         fit.phase("joint", self.max_iter, step, unit="it",
                   log_every=max(1, min(self.monitor_every or 500, self.max_iter)))
 
         def final():
+            if standardize:  # exact full-data statistics of the final codes for predict/transform
+                z = encode(fit, s.enc).float()
+                with torch.no_grad():
+                    s.code_norm.running_mean.copy_(z.mean(0))
+                    s.code_norm.running_var.copy_(z.var(0, unbiased=False).clamp_min(1e-12))
             s.labels = self._posteriors(fit).argmax(1)
             return fit.monitor(s.labels)
 
@@ -598,7 +777,7 @@ class AdaptiveGMM(DeepClusterer):
                                          or k.startswith("rbm")), 2),
             "stage2_em": round(ps.get("em", 0.0), 2),
             "stage3_joint": round(ps.get("joint", 0.0) + ps.get("assign", 0.0), 2)}
-        fit.finish(s.labels, encoder_=s.enc, autoencoder_=s.ae, gmm_=gmm,
+        fit.finish(s.labels, encoder_=self._code_net(fit).eval(), autoencoder_=s.ae, gmm_=gmm,
                    cluster_centers_=gmm.means, means_=gmm.means, covariances_=gmm.variances,
                    weights_=gmm.weights, em_labels_=s.em_labels.cpu().numpy(), stage_metrics_=stage_metrics,
                    stage_seconds_=stage_seconds)

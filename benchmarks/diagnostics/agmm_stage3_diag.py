@@ -10,7 +10,7 @@ weights and argmax shares, ||mu||, min centre distance, S. Diagnostic-only switc
 (enc, mu, sigma, w), --gmm_lr_mult (separate RMN lr, J10), --literal 1 (spec §3.4 "paper_literal" RMN
 update). Summary of the runs: benchmarks/results/agmm/stage3-diagnosis.json.
 
-    python benchmarks/agmm_stage3_diag.py --lr 1e-3 --eta 1e-3 --out /tmp/base.json
+    python benchmarks/diagnostics/agmm_stage3_diag.py --lr 1e-3 --eta 1e-3 --out /tmp/base.json
 """
 import argparse, json, math, os, time, copy
 os.environ.setdefault("OMP_NUM_THREADS", "1")
