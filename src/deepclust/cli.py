@@ -158,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--data-dir", default=None)
     f.add_argument("--download", action="store_true", help="download missing dataset files (checksummed)")
     f.add_argument("--resize", type=int, default=None)
-    f.add_argument("--scale", default=None, help="minus1-1 | standard | minmax")
+    f.add_argument("--scale", default=None, help="minus1-1 | minus05-05 | standard | minmax")
     f.add_argument("--subset", type=int, default=None, help="random subset of N samples")
     f.add_argument("--no-model", action="store_true", help="do not save model.pt")
     f.add_argument("--no-report", action="store_true", help="skip the plots and report.md (t-SNE can take a while)")

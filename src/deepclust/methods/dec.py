@@ -59,12 +59,16 @@ class AEKMeans(DeepClusterer):
     def _init_method(self) -> str:
         return "kmeans"
 
+    def _pretrain_epochs(self) -> int:
+        """Epochs of reconstruction pretraining to run (0 when a pretrained autoencoder is loaded)."""
+        return self.pretrain_epochs
+
     # -- the algorithm ----------------------------------------------------------------------------
     def _pretrain_and_init(self, fit):
         s = fit.state
         if not hasattr(s, "ae"):
             s.ae = self._build_autoencoder(fit).to(fit.device)
-        pretrain_autoencoder(fit, "pretrain", epochs=self.pretrain_epochs, batch_size=self.batch_size,
+        pretrain_autoencoder(fit, "pretrain", epochs=self._pretrain_epochs(), batch_size=self.batch_size,
                              lr=self.pretrain_lr)
 
         def init():
