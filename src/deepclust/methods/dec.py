@@ -138,7 +138,7 @@ class DEC(AEKMeans):
         self._pretrain_and_init(fit)
         s = fit.state
         if not hasattr(s, "head"):
-            s.head = ClusteringHead(s.init_centers, self.alpha).to(fit.device)
+            s.head = self._make_head(fit).to(fit.device)
             s.labels = s.init_labels
         gamma = self._loss_weight()
 
@@ -152,6 +152,10 @@ class DEC(AEKMeans):
                       shuffle=self.shuffle, alpha=self.alpha, modules=lambda: (s.ae,), on_refresh=self._on_refresh(fit))
         fit.finish(s.labels, encoder_=s.ae.encoder, autoencoder_=s.ae, cluster_centers_=s.head.centers,
                    **self._extra_fitted(fit))
+
+    def _make_head(self, fit):
+        """The clustering layer trained in the self-training phase (trainable Student-t centres)."""
+        return ClusteringHead(fit.state.init_centers, self.alpha)
 
     def _on_refresh(self, fit):
         """Hook run on the embedding before each target update (None: centres only move by gradient)."""
