@@ -39,6 +39,7 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
+import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from deepclust.bench import results as R  # noqa: E402
@@ -171,7 +172,37 @@ def pretrain_shared(dataset, args, overrides) -> str:
     return template
 
 
+def ifl_diagnostics(est, y) -> dict:
+    """What the IFL features carry (labels only score): the held-out assignments of the fold models
+    (nearest trained centre, aligned to fold 1), per fold and overall, and k-means on the scaled IFL
+    features alone (the F3 reading) - as benchmarks/diagnostics/ifl_diagnose.py reports them."""
+    from deepclust.engine.assignment import kmeans
+    from deepclust.metrics import acc, nmi
+    k = int(y.max()) + 1
+    assigned = est.ifl_raw_features_[:, 1:k + 1].argmin(1)
+    fold_models = []
+    for j, (f, m) in enumerate(zip(est.folds_, est.fold_models_)):
+        train = np.setdiff1d(np.arange(len(y)), f)
+        fold_models.append({"fold": j, "held_out_acc": round(acc(y[f], assigned[f]), 4),
+                            "inner_train_acc": round(acc(y[train], m.labels_), 4)})
+    km = kmeans(est.ifl_features_.astype(np.float32), k, n_init=20, seed=0)[1]
+    return {"fold_assignment": {"acc": round(acc(y, assigned), 4), "nmi": round(nmi(y, assigned), 4)},
+            "folds": fold_models, "kmeans_on_ifl_features": {"acc": round(acc(y, km), 4), "nmi": round(nmi(y, km), 4)},
+            "final_labels": {"acc": round(acc(y, est.labels_), 4), "nmi": round(nmi(y, est.labels_), 4)}}
+
+
 def save_history(method, dataset, args, seed, est):
+    if method == "deep-ifl":
+        from deepclust.datasets import load_dataset
+        from deepclust.engine.io import write_json
+        y = load_dataset(dataset, **dataset_kwargs(dataset, args)).y
+        tag = f"-{args.tag}" if args.tag else ""
+        write_json(RESULTS / method / "history" / f"{dataset}-{args.preset}{tag}-seed{seed}.json",
+                   {"method": method, "dataset": dataset, "preset": args.preset, "tag": args.tag, "seed": seed,
+                    "dataset_kwargs": dataset_kwargs(dataset, args), **ifl_diagnostics(est, y),
+                    "final_history": [{k: v for k, v in r.items() if k in ("phase", "it", "acc", "nmi", "label_change")}
+                                      for r in getattr(est, "history_", []) if r.get("phase") == "cluster"]})
+        return
     rows = [{k: v for k, v in r.items() if k in ("phase", "it", "epoch", "acc", "nmi", "label_change", "loss",
                                                    "kl_loss", "recon_loss")}
             for r in getattr(est, "history_", []) if r.get("phase") in ("cluster", "init")]
