@@ -95,7 +95,9 @@ def test_save_load_roundtrip(small, tmp_path):
 
 @pytest.mark.parametrize("bad", [{"gamma": -1.0}, {"tol": 2.0}, {"batch_size": 0}, {"max_iter": -5},
                                  {"ac_refresh": "yes"}, {"hierarchy": "tree"}, {"levels": (2, 4)},
-                                 {"levels": (1, 1)}, {"ac_refresh": True, "hierarchy": "targets"}])
+                                 {"levels": (1, 1)}, {"ac_refresh": True, "hierarchy": "targets"},
+                                 {"hierarchy": "merge", "merge_updates": 0},
+                                 {"hierarchy": "merge", "update_interval": 0}])
 def test_bad_params(bad, small):
     with pytest.raises(InvalidInputError):
         CAEMLE.from_preset("smoke", verbose=0, **bad).fit(small.X)
@@ -171,3 +173,15 @@ def test_shared_pretrained_autoencoder_gives_the_same_fit(small, tmp_path, hiera
         DCEC.from_preset("smoke", **kw, pretrained_ae=str(tmp_path / "missing.pt")).fit(small.X)
     with pytest.raises(InvalidInputError, match="ConvAutoencoder"):
         DCEC.from_preset("smoke", **kw, filters=(16, 32, 64), pretrained_ae=str(tmp_path / "ae-2.pt")).fit(small.X)
+
+
+def test_merge_reading_goes_down_the_tree_to_s_clusters(small):
+    m = CAEMLE.from_preset("smoke", max_iter=100, update_interval=10, tol=0.0, hierarchy="merge", levels=(1, 4),
+                           merge_updates=4, verbose=0)
+    assert [m.merge_schedule(u) for u in (0, 1, 2, 3, 4, 9, None)] == [40, 28, 20, 14, 10, 10, 10]
+    m.fit(small.X)
+    assert m.cluster_centers_.shape == (10, 10) and len(np.unique(m.labels_)) == 10
+    assert m.n_ward_refresh_ == 11  # every update (it = 0, 10, ..., 90) and the final one
+    Z = m.transform(small.X).astype(np.float64)
+    assert ari(ward(Z, 10)[1], m.labels_) == pytest.approx(1.0)
+    np.testing.assert_array_equal(m.predict(small.X), np.argmin(((Z[:, None] - m.cluster_centers_[None]) ** 2).sum(-1), 1))

@@ -48,7 +48,13 @@ learning". Each reading is a named value; "init" (the default) is the paper-lite
                  the mean of the levels' KL terms (gamma / n_levels on their sum); labels = level s.
   - "multilevel-targets" as "multilevel", with Ward re-run at every target update and P = one-hot of the
                  Ward labels at each level (the "targets" reading on every level of the tree).
-`levels` is fixed a priori (octaves of s), not chosen by any score. None of these is selected by ACC: the
+  - "merge"      bottom-up through the tree during training (JULE-style, the paper's cited model of AC
+                 with ConvNets): the first target update uses the Ward cut at K_0 = levels[-1] * s clusters,
+                 and every update u cuts the Ward tree of the current Z at K_u = round(K_0 (s / K_0)^(u / U)),
+                 U = `merge_updates`, so the clusters are merged gradually down to s, where it continues as
+                 "targets"; P = one-hot of the current cut, centres = its means (not trained: replaced at
+                 each update), labels = the cut at s from update U on.
+`levels` and `merge_updates` are fixed a priori (octaves of s; 10 updates), not chosen by any score. None of these is selected by ACC: the
 report compares them on planted data with a known answer and on USPS, labels only scoring.
 """
 from __future__ import annotations
@@ -62,10 +68,10 @@ from ..engine.assignment import ward, ward_levels
 from ..engine.base import estimator
 from ..engine.training import encode
 from ..errors import InvalidInputError
-from ..nn.heads import MultiLevelHead
+from ..nn.heads import MultiLevelHead, RefreshedCentresHead
 from .dcec import DCEC
 
-HIERARCHIES = ("init", "centres", "targets", "multilevel", "multilevel-targets")
+HIERARCHIES = ("init", "centres", "targets", "multilevel", "multilevel-targets", "merge")
 
 
 @estimator
@@ -79,6 +85,7 @@ class CAEMLE(DCEC):
     ac_refresh: bool = False      # [SUGGESTED] spec §3.4 option B; False = option A (the default)
     hierarchy: str = "init"       # "init" (paper-literal) | "centres" | "targets" | "multilevel" | "multilevel-targets"
     levels: tuple = (1, 2, 4)     # multilevel readings: cuts at these multiples of n_clusters (level 0 labels)
+    merge_updates: int = 10       # "merge": target updates spent merging from levels[-1] * s down to s
 
     presets: ClassVar[dict] = {"paper": {}, "cpu": {"pretrain_epochs": 30, "max_iter": 3000},
                                "smoke": {"pretrain_epochs": 2, "max_iter": 40, "update_interval": 20}}
@@ -104,6 +111,20 @@ class CAEMLE(DCEC):
                 or any(b <= a for a, b in zip(lv, lv[1:])):
             raise InvalidInputError(f"{type(self).__name__}: levels must be increasing integers starting at 1 "
                                     f"(multiples of n_clusters), got {self.levels!r}")
+        if self.hierarchy == "merge":
+            mu = self.merge_updates
+            if isinstance(mu, bool) or not isinstance(mu, (int, np.integer)) or mu < 1:
+                raise InvalidInputError(f"{type(self).__name__}: merge_updates must be a positive integer, got {mu!r}")
+            if self.update_interval == 0:
+                raise InvalidInputError(f"{type(self).__name__}: hierarchy='merge' needs whole-dataset target updates "
+                                        "(update_interval > 0)")
+
+    def merge_schedule(self, u: int | None) -> int:
+        """Number of clusters of the Ward cut used at target update u ("merge"; None = the final update)."""
+        s, k0 = int(self.n_clusters), int(self.levels[-1]) * int(self.n_clusters)
+        if u is None or u >= self.merge_updates:
+            return s
+        return max(s, int(round(k0 * (s / k0) ** (u / self.merge_updates))))
 
     def _level_sizes(self) -> list[int]:
         return [int(m) * int(self.n_clusters) for m in self.levels]
@@ -121,6 +142,8 @@ class CAEMLE(DCEC):
         self.init_labels_ = fit.state.init_labels.detach().cpu().numpy().astype(np.int64)
 
     def _make_head(self, fit):
+        if self._reading() == "merge":  # centres replaced at every update (the first one sets them)
+            return RefreshedCentresHead(fit.state.init_centers, self.alpha)
         if not self._multilevel():
             return super()._make_head(fit)
         s = fit.state
@@ -179,7 +202,21 @@ class CAEMLE(DCEC):
                     labels0 = lab_t
             return {"P": torch.cat(P, dim=1), "labels": labels0}
 
-        return centres if reading == "centres" else targets
+        def merge(z, it):
+            u = None if it is None else it // self.update_interval
+            k = self.merge_schedule(u)
+            new, lab = ward_levels(z, [k])[0]
+            s.n_ward_refresh += 1
+            if new.shape[0] == k == s.head.centers.shape[0]:  # at s clusters: keep the numbering of the last cut
+                perm = match_permutation(s.head.centers.detach().cpu().numpy(), new)
+                inv = np.empty(k, dtype=np.int64)
+                inv[perm] = np.arange(k)
+                new, lab = new[perm], inv[lab]
+            s.head.set_centers(torch.from_numpy(new))
+            lab_t = torch.as_tensor(lab, device=z.device)
+            return {"P": torch.nn.functional.one_hot(lab_t, new.shape[0]).float(), "labels": lab_t}
+
+        return {"centres": centres, "merge": merge}.get(reading, targets)
 
     def _extra_fitted(self, fit) -> dict:
         return {"n_ward_refresh_": int(getattr(fit.state, "n_ward_refresh", 0))}

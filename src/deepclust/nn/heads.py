@@ -50,3 +50,19 @@ class MultiLevelHead(nn.Module):
 
     def labels(self, q: torch.Tensor) -> torch.Tensor:
         return self.blocks(q)[0].argmax(1)
+
+
+class RefreshedCentresHead(nn.Module):
+    """Student-t assignment to centres that are not trained but replaced from outside (e.g. the means of
+    a fresh partition at every target update); their number may change between replacements."""
+
+    def __init__(self, centers, alpha: float = 1.0):
+        super().__init__()
+        self.register_buffer("centers", torch.as_tensor(centers, dtype=torch.float32).clone())
+        self.alpha = alpha
+
+    def set_centers(self, centers) -> None:
+        self.centers = torch.as_tensor(centers, dtype=torch.float32, device=self.centers.device).clone()
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return student_t(z, self.centers, self.alpha)
