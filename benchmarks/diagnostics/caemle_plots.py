@@ -42,7 +42,9 @@ def readings(data: str) -> None:
                 continue
             color, ls = STYLE.get(r["run"], ("0.3", "-"))
             h = r["history"]
-            ax.plot(h["it"], h["acc"], color=color, ls=ls, label=f"{r['run']} ({r['final']['acc']:.3f})")
+            its = [i // 140 * 140 for i in h["it"]]  # the target update each ACC was measured at
+            ax.plot(its + [r["iterations"]], h["acc"] + [r["final"]["acc"]], color=color, ls=ls,
+                    label=f"{r['run']} ({r['final']['acc']:.3f})")
         ax.set_title(f"{data}, seed {seed}")
         ax.set_xlabel("self-training iteration")
         ax.grid(alpha=0.3)
@@ -77,7 +79,7 @@ def paper_runs(dataset: str) -> None:
         for f in files[m]:
             rec = json.loads(f.read_text())
             rows = [r for r in rec["rows"] if r.get("phase") == "cluster" and "acc" in r]
-            ax.plot([r["it"] - 1 for r in rows], [r["acc"] for r in rows], color=color, alpha=0.8,
+            ax.plot([(r["it"] - 1) // 140 * 140 for r in rows], [r["acc"] for r in rows], color=color, alpha=0.8,
                     label=f"{m} seed {rec['seed']}")
     ax.set_xlabel("self-training iteration (paper preset: 200 pretraining epochs, <= 20,000 its)")
     ax.set_ylabel("ACC (labels only score)")

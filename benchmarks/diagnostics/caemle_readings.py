@@ -74,7 +74,8 @@ def load(data, seed):
 
 def history(est):
     rows = [r for r in est.history_ if r.get("phase") == "cluster" and "acc" in r]
-    return {"it": [int(r["it"]) - 1 for r in rows], "acc": [round(r["acc"], 4) for r in rows],
+    T = int(est.update_interval)  # a row holds the ACC measured at the target update that opened its interval
+    return {"it": [(int(r["it"]) - 1) // T * T for r in rows], "acc": [round(r["acc"], 4) for r in rows],
             "nmi": [round(r["nmi"], 4) for r in rows],
             "label_change": [round(r.get("label_change", float("nan")), 5) for r in rows]}
 
@@ -129,7 +130,7 @@ def main():
                 row = {"seed": seed, "run": run, "init": init,
                        "final": {m: round(v, 4) for m, v in evaluate(y, est.labels_).items()},
                        "ward_on_final_z": {m: round(v, 4) for m, v in evaluate(y, ward(Z, k)[1]).items()},
-                       "iterations": h["it"][-1] if h["it"] else 0, "n_ward_refresh": getattr(est, "n_ward_refresh_", 0),
+                       "iterations": max([int(r["it"]) for r in est.history_ if r.get("phase") == "cluster" and "it" in r] or [0]), "n_ward_refresh": getattr(est, "n_ward_refresh_", 0),
                        "history": h, "wall_seconds": round(wall, 1), "cpu_seconds": round(cpu, 1),
                        "pretrain": pretrain}
                 print(json.dumps({k2: v for k2, v in row.items() if k2 != "history"}), flush=True)
