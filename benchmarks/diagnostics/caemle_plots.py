@@ -9,7 +9,8 @@
   - ifl-folds-usps.png: held-out ACC of Deep IFL's fold models, committed r = 5 diagnostics vs the
     r = 10 run at the base budget (benchmarks/results/deep-ifl/history/).
 
-    python benchmarks/diagnostics/caemle_plots.py
+    python benchmarks/diagnostics/caemle_plots.py            # the PNGs
+    python benchmarks/diagnostics/caemle_plots.py --tables   # markdown tables of the same files (report)
 """
 from __future__ import annotations
 
@@ -115,7 +116,49 @@ def ifl_folds() -> None:
     plt.close(fig)
 
 
+def tables() -> None:
+    """Markdown tables for the report, read from the result files (no number typed by hand)."""
+    for data in ("planted", "usps", "mnist-test"):
+        path = RES / "cae-mle" / f"readings-{data}.json"
+        if not path.is_file():
+            continue
+        rec = json.loads(path.read_text())
+        print(f"\n#### readings-{data}.json\n")
+        print("| seed | run | init ACC | ACC after 1st update | final ACC | final NMI | Ward on final Z | its | CPU s |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        for r in rec["rows"]:
+            first = r["history"]["acc"][0] if r["history"]["acc"] else float("nan")
+            print(f"| {r['seed']} | {r['run']} | {r['init']['acc']:.4f} | {first:.4f} | {r['final']['acc']:.4f} | "
+                  f"{r['final']['nmi']:.4f} | {r['ward_on_final_z']['acc']:.4f} | {r['iterations']} | {r['cpu_seconds']} |")
+    for f in sorted(RES.glob("cae-mle/*-init.json")):
+        rec = json.loads(f.read_text())
+        print(f"\n#### {f.name}\n")
+        print("| seed | pretrain epochs | final MSE | k-means ACC / NMI | Ward ACC / NMI | CPU s |")
+        print("|---|---|---|---|---|---|")
+        for r in rec["rows"]:
+            print(f"| {r['seed']} | {r['pretrain_epochs']} | {r['final_recon_loss']} | {r['kmeans_init']['acc']:.4f} / "
+                  f"{r['kmeans_init']['nmi']:.4f} | {r['ward_init']['acc']:.4f} / {r['ward_init']['nmi']:.4f} | "
+                  f"{r['cpu_seconds']} |")
+    for m in ("dcec", "cae-mle", "deep-ifl"):
+        for f in sorted((RES / m).glob("*.json")):
+            rec = json.loads(f.read_text())
+            if "seeds" not in rec:
+                continue
+            acc = " / ".join(f"{v * 100:.2f}" for v in rec["acc"])
+            nmi = " / ".join(f"{v * 100:.2f}" for v in rec["nmi"])
+            its = rec["epochs_or_iterations"]
+            its = its if isinstance(its, str) else "; ".join(sorted({", ".join(f"{k} {v}" for k, v in (x or {}).items())
+                                                                     for x in its}))
+            paper = rec.get("paper") or {}
+            print(f"| {m} | {f.name} | {rec['seeds']} | {acc} | {nmi} | {rec['mean']['acc'] * 100:.2f} +- "
+                  f"{rec['std']['acc'] * 100:.2f} | {paper.get('acc', float('nan')) * 100:.2f} | {its} |")
+
+
 def main():
+    import sys
+    if "--tables" in sys.argv:
+        tables()
+        return
     OUT.mkdir(parents=True, exist_ok=True)
     for data in ("planted", "usps", "mnist-test"):
         readings(data)
