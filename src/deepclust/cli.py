@@ -32,7 +32,7 @@ log = logging.getLogger("deepclust")
 RESERVED = {"random_state": "--seed", "device": "--device", "verbose": "-q/--quiet",
             "checkpoint_dir": "the run folder (checkpoints/)", "resume": "--resume RUN_DIR",
             "history_file": "the run folder (history.jsonl)", "checkpoint_every": "--checkpoint-every"}
-SCALES = ("none", "minus1-1", "standard", "minmax")
+SCALES = ("none", "minus1-1", "minus05-05", "standard", "minmax")
 
 
 class UsageError(DeepclustError):
@@ -671,7 +671,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--image-size", type=_positive_int, nargs=2, default=None, metavar=("H", "W"),
                    help="image folders: resize every image to H x W while reading (for mixed sizes)")
     g.add_argument("--scale", choices=SCALES, default=None,
-                   help="minus1-1 | standard | minmax | none (default: as stored, or the paper's preprocessing "
+                   help="minus1-1 | minus05-05 | standard | minmax | none (default: as stored, or the paper's preprocessing "
                         "for the method's paper datasets; see `deepclust methods NAME`)")
     g.add_argument("--subset", type=_positive_int, default=None, metavar="N", help="a random subset of N samples")
     g.add_argument("--label-column", default=None, metavar="NAME|INDEX|none",

@@ -70,6 +70,9 @@ def test_scales():
         load_dataset("digits", scale="zscore")
     with pytest.raises(InvalidInputError, match="maps \\[0, 1\\]"):
         scale_features(np.array([[2.0, 3.0]]), "minus1-1")
+    half = load_dataset("digits", scale="minus05-05").flat()  # DCEC's USPS range: half of [-1, 1]
+    np.testing.assert_allclose(half, base.X - 0.5, atol=1e-7)
+    np.testing.assert_allclose(2 * half, load_dataset("digits", scale="minus1-1").flat(), atol=1e-6)
 
 
 def test_subset_reproducible():

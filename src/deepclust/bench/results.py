@@ -59,23 +59,24 @@ def run_once(method: str, dataset: str, seed: int, preset: str = "paper", *, dat
     if "n_clusters" in fields and ds.n_classes:
         kw.setdefault("n_clusters", ds.n_classes)
     est = cls.from_preset(preset, **kw) if preset in cls.presets else cls(**kw)
-    t = time.time()
+    t, c = time.time(), time.process_time()
     est.fit(ds.X, ds.y)
-    seconds = time.time() - t
-    out = {"seed": seed, "seconds": seconds, **evaluate(ds.y, est.labels_), "estimator": est}
+    seconds, cpu = time.time() - t, time.process_time() - c
+    out = {"seed": seed, "seconds": seconds, "cpu_seconds": cpu, **evaluate(ds.y, est.labels_), "estimator": est}
     return out
 
 
 def benchmark(method: str, dataset: str, preset: str, seeds, *, paper: dict | None = None,
               dataset_kwargs: dict | None = None, overrides: dict | None = None, device: str = "auto",
               budget: str | None = None, out: Path | None = None, tag: str | None = None, verbose: int = 0,
-              extra: dict | None = None, merge: bool = False) -> dict:
+              extra: dict | None = None, merge: bool = False, on_run=None) -> dict:
     """Run seeds, write benchmarks/results/<method>/<dataset>-<preset>[-tag].json, return the record.
 
     `budget` describes the epochs/iterations actually run (e.g. "pretrain 200 ep + 20000 it max");
     `paper` = {"acc": .., "nmi": .., "source": "001 Table III"} as fractions in [0, 1].
     merge=True adds these seeds to the existing file of the same configuration (`merge_records`); the
-    per-seed records then go to <out>/_partial/, so the existing file is replaced once, by the merged one."""
+    per-seed records then go to <out>/_partial/, so the existing file is replaced once, by the merged one.
+    on_run(seed, estimator, run) is called after each seed (e.g. to save the estimator's history)."""
     from ..engine.device import resolve_device
     path = result_path({"method": method, "dataset": dataset, "preset": preset}, out=out, tag=tag)
     previous = json.loads(path.read_text()) if merge and path.is_file() else None
@@ -85,6 +86,8 @@ def benchmark(method: str, dataset: str, preset: str, seeds, *, paper: dict | No
         r = run_once(method, dataset, seed, preset, dataset_kwargs=dataset_kwargs, overrides=overrides,
                      device=device, verbose=verbose)
         est = r.pop("estimator")
+        if on_run is not None:
+            on_run(seed, est, r)
         r["iterations"] = _iterations(est)
         r["stages"] = {k: round(v, 1) for k, v in getattr(est, "phase_seconds_", {}).items()}
         runs.append(r)
@@ -118,7 +121,9 @@ def merge_records(old: dict, new: dict) -> dict:
         cmds = rec["command"] if isinstance(rec["command"], list) else [rec["command"]] * n
         stages = rec.get("stage_seconds") or [None] * n
         for i, seed in enumerate(rec["seeds"]):
+            cpu = rec.get("cpu_seconds")
             rows[seed] = {"seed": seed, "seconds": rec["wall_seconds"][i],
+                          "cpu_seconds": cpu[i] if isinstance(cpu, list) and i < len(cpu) else None,
                           "iterations": its[i] if isinstance(its, list) else its,
                           **{m: rec[m][i] for m in METRICS}, "command": cmds[i], "stages": stages[i]}
     runs = [rows[s] for s in sorted(rows)]
@@ -156,6 +161,8 @@ def summarise(method: str, dataset: str, preset: str, runs: list[dict], *, paper
            "max": {m: round(float(np.max(vals[m])), 4) for m in METRICS},
            "epochs_or_iterations": budget or [r.get("iterations") for r in runs],
            "wall_seconds": [round(float(r["seconds"]), 1) for r in runs],
+           **({"cpu_seconds": [None if r.get("cpu_seconds") is None else round(float(r["cpu_seconds"]), 1)
+                               for r in runs]} if any(r.get("cpu_seconds") is not None for r in runs) else {}),
            "overrides": overrides or {}, "dataset_kwargs": dataset_kwargs or {},
            "paper": paper, "command": command or command_line(), "commit": git_commit(),
            "date": _dt.date.today().isoformat(), **(extra or {})}

@@ -9,7 +9,7 @@ import numpy as np
 from ..errors import InvalidInputError
 from .dataset import Dataset
 
-SCALES = ("minus1-1", "standard", "minmax")
+SCALES = ("minus1-1", "minus05-05", "standard", "minmax")
 RESIZE_METHODS = ("bilinear", "area", "nearest")
 CHUNK = 8192
 
@@ -51,7 +51,9 @@ def resize_images(X: np.ndarray, size, method: str = "bilinear") -> np.ndarray:
 
 
 def scale_features(X: np.ndarray, how: str) -> np.ndarray:
-    """"minus1-1": [0, 1] -> [-1, 1]; "standard": per-feature z-score; "minmax": per-feature to [0, 1].
+    """"minus1-1": [0, 1] -> [-1, 1]; "minus05-05": [0, 1] -> [-0.5, 0.5] (x - 0.5: the USPS range of the
+    DCEC/DEC reference loaders, which halve the [-1, 1] .jf files); "standard": per-feature z-score;
+    "minmax": per-feature to [0, 1].
 
     Per feature means per column of the flattened N x D data (per pixel position for images).
     Constant features become 0. Returns a new float32 array of X's shape.
@@ -59,12 +61,13 @@ def scale_features(X: np.ndarray, how: str) -> np.ndarray:
     if how not in SCALES:
         raise InvalidInputError(f"scale must be None or one of {SCALES}, got {how!r}")
     flat = np.asarray(X, dtype=np.float32).reshape(len(X), -1)
-    if how == "minus1-1":
+    if how in ("minus1-1", "minus05-05"):
         lo, hi = float(flat.min()), float(flat.max())
+        target = "[-1, 1]" if how == "minus1-1" else "[-0.5, 0.5]"
         if lo < -1e-6 or hi > 1 + 1e-6:
-            raise InvalidInputError(f"scale='minus1-1' maps [0, 1] to [-1, 1] but the data lie in [{lo:.3g}, "
+            raise InvalidInputError(f"scale={how!r} maps [0, 1] to {target} but the data lie in [{lo:.3g}, "
                                     f"{hi:.3g}]; use scale='minmax' or 'standard' instead")
-        out = flat * np.float32(2) - np.float32(1)
+        out = flat * np.float32(2) - np.float32(1) if how == "minus1-1" else flat - np.float32(0.5)
     elif how == "standard":
         mean = flat.mean(axis=0, dtype=np.float64)
         std = flat.std(axis=0, dtype=np.float64)

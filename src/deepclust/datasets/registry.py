@@ -107,7 +107,7 @@ def load_dataset(name: str, data_dir=None, download: bool = False, *, split: str
 
     split: "all" (train + test, the default, as in the clustering papers), "train" or "test".
     resize: int or (H, W), images only (kwarg resize_method: "bilinear" (antialiased, default), "area",
-    "nearest"). scale: None (as stored, images in [0, 1]), "minus1-1", "standard" or "minmax"
+    "nearest"). scale: None (as stored, images in [0, 1]), "minus1-1", "minus05-05", "standard" or "minmax"
     (per feature). subset: n samples drawn at random with `seed`. flatten: X as N x D.
     Order: subset, resize, scale, flatten; each step is recorded in meta["preprocessing"].
     Other kwargs go to `load_array` for user files (labels, image_shape, key, label_column, mmap, ...).

@@ -56,6 +56,22 @@ def ward(z, n_clusters: int):
     return centers.astype(np.float32), labels.astype(np.int64)
 
 
+def ward_levels(z, ks) -> list:
+    """One Ward tree (fastcluster, O(n d) memory) cut at each number of clusters in `ks`.
+    Returns [(centres = cluster means, labels 0..k-1)] in the order of `ks` (the levels of one hierarchy:
+    every cluster of a finer cut lies inside one cluster of a coarser cut)."""
+    import fastcluster
+    from scipy.cluster.hierarchy import fcluster
+    Z = z.detach().double().cpu().numpy() if isinstance(z, torch.Tensor) else np.asarray(z, np.float64)
+    tree = fastcluster.linkage_vector(Z, method="ward")
+    out = []
+    for k in ks:
+        labels = fcluster(tree, t=int(k), criterion="maxclust") - 1
+        _, labels = np.unique(labels, return_inverse=True)
+        out.append((cluster_means(Z, labels, int(labels.max()) + 1).astype(np.float32), labels.astype(np.int64)))
+    return out
+
+
 def cluster_means(Z: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
     sums = np.zeros((k, Z.shape[1]), dtype=np.float64)
     np.add.at(sums, labels, Z)
@@ -88,5 +104,5 @@ def soft_to_hard(q: torch.Tensor) -> torch.Tensor:
     return q.argmax(dim=1)
 
 
-__all__ = ["student_t", "target_distribution", "kl_clustering_loss", "nearest", "kmeans", "ward",
+__all__ = ["student_t", "target_distribution", "kl_clustering_loss", "nearest", "kmeans", "ward", "ward_levels",
            "cluster_means", "init_centers", "label_change", "F"]

@@ -98,7 +98,10 @@ def self_training(fit: Fit, key: str, *, model_forward: Callable, head_key: str 
     `model_forward(x) -> (z, x_hat or None)` uses the networks in fit.state; fit.state.<head_key> is the
     ClusteringHead. The final labels are left in fit.state.labels.
     `on_refresh(z, it)` runs on the whole-dataset embedding before each target update (it = the iteration,
-    None for the final one), e.g. to re-estimate the centres (CAE-MLE's Ward refresh)."""
+    None for the final one), e.g. to re-estimate the centres (CAE-MLE's Ward refresh); it may return a dict
+    with "P" (n x k target) and/or "labels" (n) that replace the ones computed from Q (targets drawn from
+    another partition). A head with `target(q)` / `labels(q)` methods (e.g. nn.heads.MultiLevelHead) gets
+    its Q from its own forward and its P and labels from those methods."""
     s = fit.state
     opt_name = f"opt_{key}"
     if not hasattr(s, opt_name):
@@ -109,12 +112,20 @@ def self_training(fit: Fit, key: str, *, model_forward: Callable, head_key: str 
 
     def refresh(it: int | None = None):
         z = encode(fit, lambda b: model_forward(b)[0], modules=modules())
-        if on_refresh is not None:
-            on_refresh(z, it)
-        q = student_t(z, getattr(s, head_key).centers.detach(), alpha)
-        labels = q.argmax(1)
+        override = on_refresh(z, it) if on_refresh is not None else None
+        head = getattr(s, head_key)
+        if hasattr(head, "target"):
+            with torch.no_grad():
+                q = head(z)
+            P, labels = head.target(q), head.labels(q)
+        else:
+            q = student_t(z, head.centers.detach(), alpha)
+            P, labels = target_distribution(q), q.argmax(1)
+        if override:
+            P = override.get("P", P)
+            labels = override.get("labels", labels)
         delta = label_change(labels, s.labels)
-        s.P, s.labels = target_distribution(q), labels
+        s.P, s.labels = P, labels
         return delta
 
     per_batch = update_interval == 0  # target from each batch's own Q (ClustPy / DEC-PyTorch style)

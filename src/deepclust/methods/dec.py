@@ -71,12 +71,16 @@ class AEKMeans(DeepClusterer):
     def _init_method(self) -> str:
         return "kmeans"
 
+    def _pretrain_epochs(self) -> int:
+        """Epochs of reconstruction pretraining to run (0 when a pretrained autoencoder is loaded)."""
+        return self.pretrain_epochs
+
     # -- the algorithm ----------------------------------------------------------------------------
     def _pretrain_and_init(self, fit):
         s = fit.state
         if not hasattr(s, "ae"):
             s.ae = self._build_autoencoder(fit).to(fit.device)
-        pretrain_autoencoder(fit, "pretrain", epochs=self.pretrain_epochs, batch_size=self.batch_size,
+        pretrain_autoencoder(fit, "pretrain", epochs=self._pretrain_epochs(), batch_size=self.batch_size,
                              lr=self.pretrain_lr)
 
         def init():
@@ -148,7 +152,7 @@ class DEC(AEKMeans):
         self._pretrain_and_init(fit)
         s = fit.state
         if not hasattr(s, "head"):
-            s.head = ClusteringHead(s.init_centers, self.alpha).to(fit.device)
+            s.head = self._make_head(fit).to(fit.device)
             s.labels = s.init_labels
         gamma = self._loss_weight()
 
@@ -162,6 +166,10 @@ class DEC(AEKMeans):
                       shuffle=self.shuffle, alpha=self.alpha, modules=lambda: (s.ae,), on_refresh=self._on_refresh(fit))
         fit.finish(s.labels, encoder_=s.ae.encoder, autoencoder_=s.ae, cluster_centers_=s.head.centers,
                    **self._extra_fitted(fit))
+
+    def _make_head(self, fit):
+        """The clustering layer trained in the self-training phase (trainable Student-t centres)."""
+        return ClusteringHead(fit.state.init_centers, self.alpha)
 
     def _on_refresh(self, fit):
         """Hook run on the embedding before each target update (None: centres only move by gradient)."""

@@ -9,7 +9,7 @@ alone), and reports, per seed:
   - kmeans_on_pixels_plus_ifl / kmeans_on_pixels: k-means on [vec(x); e] and on vec(x);
 so the F1 rows of the result files (CAE-MLE with the IFL side input) can be read against them.
 
-    OMP_NUM_THREADS=1 python benchmarks/ifl_diagnose.py --dataset usps --seeds 0 1
+    OMP_NUM_THREADS=1 python benchmarks/diagnostics/ifl_diagnose.py --dataset usps --seeds 0 1
 Writes benchmarks/results/deep-ifl/diagnostics-<dataset>.json.
 """
 import argparse
@@ -61,7 +61,7 @@ def main():
                "kmeans_on_pixels": score(kmeans(flat, k, n_init=20, seed=seed)[1])}
         print(json.dumps(row), flush=True)
         rows.append(row)
-        write_json(Path(__file__).parent / "results" / "deep-ifl" / f"diagnostics-{a.dataset}.json", {
+        write_json(Path(__file__).resolve().parent.parent / "results" / "deep-ifl" / f"diagnostics-{a.dataset}.json", {
             "what": __doc__.split("\n\n")[1], "dataset": a.dataset, "dataset_kwargs": DATASET_KWARGS[a.dataset],
             "settings": {"preset": "cpu", "n_folds": 5, "base_params": {"pretrain_epochs": 10, "max_iter": 500}},
             "rows": rows, "device": machine_description("cpu"), "command": command_line(), "commit": git_commit()})
