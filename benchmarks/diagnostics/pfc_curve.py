@@ -122,7 +122,8 @@ def plot(rec, path):
     if km:
         axes[0].axhline(km["acc"], color="grey", lw=0.8, ls="-.", label=f"k-means on pixels: ACC {km['acc']:.3f}")
     axes[0].set_ylim(0, 1.02)
-    axes[0].set_title(f"PFC, {rec['dataset']} (k = 3), preset {rec['preset']}: labels only score", fontsize=9)
+    axes[0].set_title(f"PFC, {rec['dataset']} (k = {rec.get('n_clusters', 3)}), preset {rec['preset']}: labels only "
+                      "score", fontsize=9)
     axes[1].set_title("critic's Wasserstein estimate (mean since last reading)", fontsize=9)
     axes[2].set_title("C's mean max q(y|x) on real images", fontsize=9)
     for ax in axes:
@@ -180,7 +181,7 @@ def main(argv=None):
                "references": refs,
                "curve_eval": f"every {params['eval_every']} iterations on a fixed random subset of "
                              f"{min(params['eval_size'], len(y))} of the {len(y)} images; final numbers on all",
-               "runs": runs, "params": params, "n_samples": int(len(y)), "class_counts": np.bincount(y).tolist(),
+               "runs": runs, "params": params, "n_clusters": 3, "n_samples": int(len(y)), "class_counts": np.bincount(y).tolist(),
                "dataset_source": f"{source}, digits 0-2", "paper": {"note": PAPER_CONTEXT[a.data]},
                "command": command_line(), "commit": git_commit(), "date": dt.date.today().isoformat()}
         write_json(out / f"{name}.json", rec)

@@ -21,7 +21,12 @@ C that approximates the cluster posterior q(y|x) and is the clustering model. Al
 API: `predict(X)` = argmax C(x). `transform(X)` = C's softmax q(y|x) (k columns) -- chosen over C's
 4096-d penultimate features because it is the posterior the method learns and is small; the features
 are available as `classifier_.features(x)`. Fitted attributes: `generator_`, `critic_`, `classifier_`
-(nn.Modules), `curve_` (ACC/NMI/ARI against iterations when y was given and eval_every > 0),
+(nn.Modules), `curve_` (one row per eval_every iterations when eval_every > 0: the unsupervised monitors
+`wdist_mean` (the critic's W estimate averaged since the last row), `real_conf` (C's mean max q(y|x) on the
+real evaluation subset) and `label_change` (fraction of that subset whose argmax changed since the last row);
+with y also whole-set Hungarian `acc`, `nmi`, `ari` and, labelled apart, the released code's per-batch scores
+`batch_purity` / `batch_nmi` / `batch_ari` (metrics.batch_scores: purity etc. averaged over batches of 100,
+what its logs call ACC / NMI / ARI; random labels score ~0.27 batch purity vs ~0.115 ACC on USPS700)),
 `n_iter_` (generator iterations actually run). `save_samples(path)` draws an image grid (one row per
 cluster id) from G; `sample_dir` + `sample_every` write such grids during training.
 Input scaling: G ends in a sigmoid, so image data must lie in [0, 1] (checked); vectors (the 2-D
@@ -33,28 +38,40 @@ Deviations and judgement calls (spec sections in brackets):
   form is available: critic_units=10, gp_lambda=10, eta0=1 (D's value = mean of its units, the GP uses
   the gradient of their sum, as the code does).
 - eta_t = eta0 gamma^floor(t / tau) in closed form (Eq. 8 written recursively would explode, §9.17);
-  tau = `eta_step`, default None = max(1, n_iter // 30) (= 30,000 at N = 900k, §5).
+  tau = `eta_step`, default None = max(1, n_iter // 30): 30,000 at the paper's N = 900k (Eq. 8, §IV-C) and
+  1,000 at its ORL N = 30k ("reduced in proportion", §5). The reduced presets (cpu, cpu-flat, smoke) set
+  eta_step = 30,000, the paper's ABSOLUTE tau, so a short run sees what the paper's first iterations see
+  (eta = 10 until iteration 30k). tau = n_iter // 30 at small N compresses the schedule: at 2k iterations
+  eta reaches ~2,370 where the paper keeps 10 for 30k iterations, and G then learns high-frequency patterns
+  that C names perfectly (fake accuracy 1.0) while C labels real images at chance (records
+  results/pfc/*-cpu-compressed*.json). That schedule stays available as the preset "cpu-compressed" (the
+  committed records made before this change used it).
 - N_critic / N_class = 5 / 4 throughout (paper, §9.14); schedule="code" gives the released code's 5 / 2
   before n_iter // 3 and 10 / 4 after (§4.2).
-- A fixed N replaces "until theta_g converges" (§9.11); the final iterate is evaluated (§9.13).
+- A fixed N replaces "until theta_g converges" (§9.11); the final iterate is evaluated (§9.13). Named
+  options beside it: flat_window > 0 stops once the unsupervised monitors are flat (`_is_flat`: critic's W
+  estimate and C's confidence on real images; labels play no part; preset cpu-flat), and max_seconds
+  truncates the paper's schedule at a wall-clock budget (benchmarks/gpu/pfc_gpu.py).
 - Initialisation: tflib's (the released code's, §2.1) for the conv networks; PyTorch defaults for the
   2-D MLPs (see nn/pfc_nets.py: tflib's zero-bias init trapped the lambda = 100 critic at a wrong-sign
   optimum on 2-D data). init="tflib" / "torch" forces one.
 - Cluster prior: uniform by default; `prior` = a probability vector for known imbalance (§9.27, ORL-gender).
 - Data: the batches of real images are drawn with `StepSampler` (reshuffled each epoch) over the whole X
   passed to fit; training on train and evaluating on test is the caller's choice (§6).
-- Reduced presets ("cpu", "smoke") are NOT the paper's settings: "cpu" shrinks width DIM 64 -> 16
-  (about 1/16 of the multiply-adds), batch 100 -> 32 and N 900k -> 1,000 generator iterations, keeping
-  N_critic / N_class, lambda, eta0, gamma and tau = N / 30 (so eta reaches the same final value
-  10 * 1.2^29, compressed into 1,000 iterations). The paper's scale
-  (~38 h on a GTX 1080 Ti) cannot run on a shared CPU; results always state the iterations run.
+- Reduced presets ("cpu", "cpu-flat", "smoke") are NOT the paper's settings: "cpu" shrinks width DIM
+  64 -> 16 (about 1/16 of the multiply-adds), batch 100 -> 32 and N 900k -> 1,000 generator iterations,
+  keeping N_critic / N_class, lambda, eta0, gamma and the paper's absolute tau = 30,000 (so eta = 10
+  throughout). "cpu-flat" (DIM 8, batch 32, at most 30k iterations, stop when the monitors are flat) is the
+  learning-curve setting of benchmarks/diagnostics/pfc_curve.py; "cpu-compressed" is "cpu" with tau = N / 30
+  (eta reaches 10 * 1.2^29 within the run). The paper's scale (~38 h on a GTX 1080 Ti) cannot run on a
+  shared CPU; results always state the iterations run. Report: docs/reproductions/002_pfc.md.
 - Small budgets do not recover the clusters, and no code bug was found behind that (diagnosis:
-  benchmarks/pfc_diagnose.py -> results/pfc/diagnose-artifact.json; records in results/pfc/). Artifact-MNIST
-  (k = 3) at the cpu preset stays at chance along the whole curve (ACC 0.338 / 0.340 / 0.343 min / median /
-  max over 3 seeds after 1,500 iterations) while C names G's ids on generated images with accuracy 1.0: G
+  benchmarks/diagnostics/pfc_diagnose.py -> results/pfc/diagnose-artifact.json; records in results/pfc/).
+  Artifact-MNIST (k = 3) at the cpu-compressed preset stays at chance along the whole curve (ACC 0.338 /
+  0.340 / 0.343 min / median / max over 3 seeds after 1,500 iterations) while C names G's ids on generated images with accuracy 1.0: G
   separates the ids by cues other than the artifact pixel, and C's rule does not transfer to real images.
   The pipeline itself works (G's samples differ by id, C learns the ids: tests). Two budget effects:
-  (1) tau = N / 30 (kept: the spec's choice, and the paper's own scaling for ORL, 30k -> tau 1k) compresses
+  (1) tau = N / 30 (the schedule of those records; now the preset cpu-compressed) compresses
   the eta schedule with N: at N = 1,500 eta leaves 10 after 50 iterations and is ~2,000 at the end,
   whereas in the paper G has 30,000 iterations at eta = 10 to learn the data first. Once eta * CE
   dominates, G stops approaching the data: on blank 28x28 images carrying only the artifact pixel, 300
@@ -79,6 +96,7 @@ Deviations and judgement calls (spec sections in brackets):
 from __future__ import annotations
 
 import math
+import time
 from pathlib import Path
 from typing import ClassVar
 
@@ -154,6 +172,8 @@ class PFC(DeepClusterer):
     eval_size: int = 10_000          # at most this many samples (a fixed random subset) for that curve
     flat_window: int = 0             # 0 = fixed N [P]; > 0: stop once the unsupervised monitors are flat
     flat_tol: float = 0.05           #   (see `_is_flat`); a multiple of eval_every
+    max_seconds: float | None = None  # wall-clock cap on the training loop of one fit() (None = none): runs the
+                                     # paper's schedule truncated at a time budget (benchmarks/gpu/pfc_gpu.py)
     log_every: int = 100
     sample_dir: str | None = None    # if set with sample_every > 0: G's sample grids during training
     sample_every: int = 0
@@ -221,6 +241,9 @@ class PFC(DeepClusterer):
                                     f"are read every eval_every iterations), got eval_every={self.eval_every}")
         if not (isinstance(self.flat_tol, (int, float)) and math.isfinite(self.flat_tol) and self.flat_tol >= 0):
             raise InvalidInputError(f"flat_tol must be a finite number >= 0, got {self.flat_tol!r}")
+        if self.max_seconds is not None and not (isinstance(self.max_seconds, (int, float))
+                                                 and math.isfinite(self.max_seconds) and self.max_seconds > 0):
+            raise InvalidInputError(f"max_seconds must be a positive number of seconds or None, got {self.max_seconds!r}")
         if self.sample_every and not self.sample_dir:
             raise InvalidInputError("sample_every > 0 needs sample_dir (a folder for the sample grids)")
 
@@ -323,6 +346,8 @@ class PFC(DeepClusterer):
             with torch.set_grad_enabled(grad):
                 return G(z, F.one_hot(yy, k).float()), yy
 
+        deadline = None if self.max_seconds is None else time.monotonic() + float(self.max_seconds)
+
         def step(t):
             nc, nk = self.steps_at(t)
             eta = self.eta(t)
@@ -378,6 +403,8 @@ class PFC(DeepClusterer):
             if self.sample_dir and self.sample_every and (t + 1) % self.sample_every == 0:
                 _save_grid(G, k, self.z_dim, fit.data.sample_shape, Path(self.sample_dir) / f"samples-{t + 1:07d}.png",
                            seed=fit.seed, title=f"PFC samples after {t + 1} iterations")
+            if deadline is not None and time.monotonic() > deadline and t + 1 < self.n_iter:
+                stop = True
             if stop:
                 s.stopped_at = t + 1
                 logs["stop"] = True
