@@ -145,6 +145,8 @@ def main(argv=None):
     ap.add_argument("--out", default=str(Path(RESULTS_DIR) / "pfc"))
     ap.add_argument("--tag", default=None)
     ap.add_argument("--plot-only", default=None, metavar="JSON", help="redraw the PNG of a written record")
+    ap.add_argument("--merge", action="store_true",
+                    help="add these seeds to an existing record of the same name (same preset and overrides)")
     a = ap.parse_args(argv)
     if a.plot_only:
         rec = json.loads(Path(a.plot_only).read_text())
@@ -156,12 +158,16 @@ def main(argv=None):
     out = Path(a.out)
     over = {"n_iter": a.n_iter} if a.n_iter else {}
     base = random_label_baseline(y, 3)
-    refs = references(X, y, a.preset, a.seeds)
+    runs, commands = [], [command_line()]
+    if a.merge and (out / f"{name}.json").exists():
+        old = json.loads((out / f"{name}.json").read_text())
+        runs = [r for r in old["runs"] if r["seed"] not in a.seeds]
+        commands = [*(old["command"] if isinstance(old["command"], list) else [old["command"]]), command_line()]
+    refs = references(X, y, a.preset, sorted({*a.seeds, *(r["seed"] for r in runs)}))
     print(f"references: {refs}", flush=True)
-    runs = []
     for seed in a.seeds:
         res, est = run_seed(X, y, a.preset, seed, over, out / f"{name}-seed{seed}-samples.png")
-        runs.append(res)
+        runs = sorted([*runs, res], key=lambda r: r["seed"])
         params = {k: v for k, v in est.get_params().items() if k not in ("verbose", "random_state")}
         rec = {"method": "pfc", "dataset": a.data, "preset": a.preset, "device": machine_description("cpu"),
                "seeds": [r["seed"] for r in runs], **{m: [r[m] for r in runs] for m in METRICS},
@@ -183,7 +189,8 @@ def main(argv=None):
                              f"{min(params['eval_size'], len(y))} of the {len(y)} images; final numbers on all",
                "runs": runs, "params": params, "n_clusters": 3, "n_samples": int(len(y)), "class_counts": np.bincount(y).tolist(),
                "dataset_source": f"{source}, digits 0-2", "paper": {"note": PAPER_CONTEXT[a.data]},
-               "command": command_line(), "commit": git_commit(), "date": dt.date.today().isoformat()}
+               "command": commands if len(commands) > 1 else commands[0], "commit": git_commit(),
+               "date": dt.date.today().isoformat()}
         write_json(out / f"{name}.json", rec)
         plot(rec, out / f"{name}.png")
     print(f"wrote {out / (name + '.json')}")
