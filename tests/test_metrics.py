@@ -88,3 +88,32 @@ def test_chance_level_is_low():
     assert metrics.acc(y, c) < 0.13
     assert metrics.nmi(y, c) < 0.01
     assert abs(metrics.ari(y, c)) < 0.01
+
+
+def test_batch_scores_hand_computed_and_labelled_apart():
+    from deepclust.metrics import batch_purity, batch_scores
+    y = np.array([0, 0, 1, 1, 0, 1, 0, 1])
+    c = np.array([0, 0, 0, 0, 1, 1, 1, 1])  # whole set: each cluster half 0 / half 1 -> purity 0.5
+    assert metrics.purity(y, c) == 0.5
+    # with batch_size 8 there is one batch = the whole set; batch_size 3 drops the short last batch (2 of 8)
+    assert batch_purity(y, c, batch_size=8) == 0.5
+    order = np.random.default_rng(7).permutation(8)[:6].reshape(2, 3)
+    expect = np.mean([metrics.purity(y[b], c[b]) for b in order])
+    assert batch_purity(y, c, batch_size=3, random_state=7) == pytest.approx(expect)
+    s = batch_scores(y, c, batch_size=4, random_state=0)
+    assert set(s) == {"batch_purity", "batch_nmi", "batch_ari"} and s["batch_purity"] >= 0.5
+    assert batch_scores(y, y, batch_size=4)["batch_purity"] == 1.0
+    with pytest.raises(InvalidInputError, match="full batch"):
+        batch_purity(y, c, batch_size=100)
+
+
+def test_batch_purity_of_random_labels_is_far_above_chance_acc():
+    """The released PFC code's 'ACC' (purity over batches of 100) gives random labels ~0.27 on a balanced
+    10-class set of 7,000 (USPS700's shape), where whole-set Hungarian ACC gives ~0.115 (issue 15)."""
+    from deepclust.metrics import batch_purity, random_label_baseline
+    y = np.repeat(np.arange(10), 700)
+    base = random_label_baseline(y, 10, n_draws=3)
+    assert 0.25 < base["batch_purity"] < 0.30
+    assert 0.10 < base["acc"] < 0.13 and base["purity"] < 0.13
+    lab = np.random.default_rng(0).integers(0, 10, y.size)
+    assert batch_purity(y, lab) >= metrics.purity(y, lab)  # per-batch majorities can only gain (n divisible by 100)

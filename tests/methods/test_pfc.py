@@ -182,7 +182,7 @@ def test_synthetic_datasets(usps_small):
 
 
 def test_conv_generator_uses_the_id_and_classifier_learns_it():
-    """The conditional pipeline on images: the planted Artifact data of benchmarks/pfc_diagnose.py (blank 16x16
+    """The conditional pipeline on images: the planted Artifact data of benchmarks/diagnostics/pfc_diagnose.py (blank 16x16
     images, only the top-left pixel varies). After a short fit G's samples differ by cluster id and C names
     the id of G's samples (what entropy minimisation needs); G moves from its sigmoid(0) ~ 0.5 start towards
     the near-black data. A generator ignoring the one-hot, or C trained on other labels, fails this."""
@@ -201,3 +201,42 @@ def test_conv_generator_uses_the_id_and_classifier_learns_it():
     means = torch.stack([xs[yy == j].mean(0) for j in range(3)])
     assert (means[0] - means[1]).abs().max() > 0.05 and (means[1] - means[2]).abs().max() > 0.05
     assert float(xs.mean()) < 0.25
+
+
+def test_reduced_presets_keep_the_papers_absolute_eta_schedule():
+    """Issue 15: tau = n_iter // 30 at small N compressed Eq. 8 (eta ~2,000 within 1,000 iterations); the
+    reduced presets keep tau = 30,000 (eta = 10 for the paper's first 30k), the old schedule is named."""
+    for name in ("cpu", "cpu-flat", "smoke"):
+        est = PFC.from_preset(name)
+        assert est._tau() == 30_000 and est.eta(est.n_iter - 1) == 10.0
+    old = PFC.from_preset("cpu-compressed")
+    assert old._tau() == 33 and old.eta(999) == pytest.approx(10 * 1.2 ** 30)
+    assert PFC(n_iter=30_000)._tau() == 1_000  # paper class default: the ORL scaling (N 30k -> tau 1k)
+
+
+def test_flat_rule_reads_only_the_unsupervised_monitors():
+    est = PFC(eval_every=10, flat_window=20, flat_tol=0.05)  # m = 2 readings per window, stop after >= 6
+    level = [{"wdist_mean": 2.0, "real_conf": 0.9, "acc": a} for a in (0.1, 0.9, 0.2, 0.8, 0.3, 0.7)]
+    assert est._is_flat(level)  # ACC jumping around does not matter
+    assert not est._is_flat(level[:5])  # too early: fewer than 3 windows
+    falling = [{"wdist_mean": w, "real_conf": 0.9} for w in (4.0, 3.6, 3.2, 2.9, 2.6, 2.3)]
+    assert not est._is_flat(falling)
+    rising_conf = [{"wdist_mean": 2.0, "real_conf": c} for c in (0.5, 0.6, 0.7, 0.8, 0.9, 0.95)]
+    assert not est._is_flat(rising_conf)
+    assert not PFC(eval_every=10)._is_flat(level)  # flat_window = 0: the paper's fixed N
+
+
+def test_flat_stop_max_seconds_and_batch_scores_in_the_curve():
+    ds = eight_gaussians(300, seed=0)
+    kw = dict(TOY, hidden=16, n_critic=1, n_class=1, random_state=0)
+    est = PFC(n_iter=200, eval_every=5, flat_window=10, flat_tol=1e9, **kw).fit(ds.X, ds.y)
+    assert est.n_iter_ == 30 and len(est.curve_) == 6  # stopped after 3 windows of 2 readings
+    row = est.curve_[-1]
+    assert {"wdist_mean", "real_conf", "label_change", "acc", "batch_purity", "batch_nmi", "batch_ari"} <= set(row)
+    assert 1 / 8 <= row["real_conf"] <= 1 and 0 <= row["label_change"] <= 1
+    fast = PFC(n_iter=10_000, max_seconds=0.5, **kw).fit(ds.X)
+    assert 0 < fast.n_iter_ < 10_000 and fast.labels_.shape == (300,)
+    unsup = PFC(n_iter=10, eval_every=5, **kw).fit(ds.X)  # monitors without labels
+    assert [set(r) for r in unsup.curve_] == [{"it", "wdist_mean", "real_conf", "label_change"}] * 2
+    with pytest.raises(InvalidInputError, match="flat_window"):
+        PFC(n_clusters=3, flat_window=100, eval_every=30, verbose=0).fit(np.random.default_rng(0).random((50, 2)))

@@ -22,7 +22,12 @@ C that approximates the cluster posterior q(y|x) and is the clustering model. Al
 API: `predict(X)` = argmax C(x). `transform(X)` = C's softmax q(y|x) (k columns) -- chosen over C's
 4096-d penultimate features because it is the posterior the method learns and is small; the features
 are available as `classifier_.features(x)`. Fitted attributes: `generator_`, `critic_`, `classifier_`
-(nn.Modules), `curve_` (ACC/NMI/ARI against iterations when y was given and eval_every > 0),
+(nn.Modules), `curve_` (one row per eval_every iterations when eval_every > 0: the unsupervised monitors
+`wdist_mean` (the critic's W estimate averaged since the last row), `real_conf` (C's mean max q(y|x) on the
+real evaluation subset) and `label_change` (fraction of that subset whose argmax changed since the last row);
+with y also whole-set Hungarian `acc`, `nmi`, `ari` and, labelled apart, the released code's per-batch scores
+`batch_purity` / `batch_nmi` / `batch_ari` (metrics.batch_scores: purity etc. averaged over batches of 100,
+what its logs call ACC / NMI / ARI; random labels score ~0.27 batch purity vs ~0.115 ACC on USPS700)),
 `n_iter_` (generator iterations actually run). `save_samples(path)` draws an image grid (one row per
 cluster id) from G; `sample_dir` + `sample_every` write such grids during training.
 Input scaling: G ends in a sigmoid, so image data must lie in [0, 1] (checked); vectors (the 2-D
@@ -34,28 +39,40 @@ Deviations and judgement calls (spec sections in brackets):
   form is available: critic_units=10, gp_lambda=10, eta0=1 (D's value = mean of its units, the GP uses
   the gradient of their sum, as the code does).
 - eta_t = eta0 gamma^floor(t / tau) in closed form (Eq. 8 written recursively would explode, §9.17);
-  tau = `eta_step`, default None = max(1, n_iter // 30) (= 30,000 at N = 900k, §5).
+  tau = `eta_step`, default None = max(1, n_iter // 30): 30,000 at the paper's N = 900k (Eq. 8, §IV-C) and
+  1,000 at its ORL N = 30k ("reduced in proportion", §5). The reduced presets (cpu, cpu-flat, smoke) set
+  eta_step = 30,000, the paper's ABSOLUTE tau, so a short run sees what the paper's first iterations see
+  (eta = 10 until iteration 30k). tau = n_iter // 30 at small N compresses the schedule: at 2k iterations
+  eta reaches ~2,370 where the paper keeps 10 for 30k iterations, and G then learns high-frequency patterns
+  that C names perfectly (fake accuracy 1.0) while C labels real images at chance (records
+  results/pfc/*-cpu-compressed*.json). That schedule stays available as the preset "cpu-compressed" (the
+  committed records made before this change used it).
 - N_critic / N_class = 5 / 4 throughout (paper, §9.14); schedule="code" gives the released code's 5 / 2
   before n_iter // 3 and 10 / 4 after (§4.2).
-- A fixed N replaces "until theta_g converges" (§9.11); the final iterate is evaluated (§9.13).
+- A fixed N replaces "until theta_g converges" (§9.11); the final iterate is evaluated (§9.13). Named
+  options beside it: flat_window > 0 stops once the unsupervised monitors are flat (`_is_flat`: critic's W
+  estimate and C's confidence on real images; labels play no part; preset cpu-flat), and max_seconds
+  truncates the paper's schedule at a wall-clock budget (benchmarks/gpu/pfc_gpu.py).
 - Initialisation: tflib's (the released code's, §2.1) for the conv networks; PyTorch defaults for the
   2-D MLPs (see nn/pfc_nets.py: tflib's zero-bias init trapped the lambda = 100 critic at a wrong-sign
   optimum on 2-D data). init="tflib" / "torch" forces one.
 - Cluster prior: uniform by default; `prior` = a probability vector for known imbalance (§9.27, ORL-gender).
 - Data: the batches of real images are drawn with `StepSampler` (reshuffled each epoch) over the whole X
   passed to fit; training on train and evaluating on test is the caller's choice (§6).
-- Reduced presets ("cpu", "smoke") are NOT the paper's settings: "cpu" shrinks width DIM 64 -> 16
-  (about 1/16 of the multiply-adds), batch 100 -> 32 and N 900k -> 1,000 generator iterations, keeping
-  N_critic / N_class, lambda, eta0, gamma and tau = N / 30 (so eta reaches the same final value
-  10 * 1.2^29, compressed into 1,000 iterations). The paper's scale
-  (~38 h on a GTX 1080 Ti) cannot run on a shared CPU; results always state the iterations run.
+- Reduced presets ("cpu", "cpu-flat", "smoke") are NOT the paper's settings: "cpu" shrinks width DIM
+  64 -> 16 (about 1/16 of the multiply-adds), batch 100 -> 32 and N 900k -> 1,000 generator iterations,
+  keeping N_critic / N_class, lambda, eta0, gamma and the paper's absolute tau = 30,000 (so eta = 10
+  throughout). "cpu-flat" (DIM 8, batch 32, at most 30k iterations, stop when the monitors are flat) is the
+  learning-curve setting of benchmarks/diagnostics/pfc_curve.py; "cpu-compressed" is "cpu" with tau = N / 30
+  (eta reaches 10 * 1.2^29 within the run). The paper's scale (~38 h on a GTX 1080 Ti) cannot run on a
+  shared CPU; results always state the iterations run. Report: docs/reproductions/002_pfc.md.
 - Small budgets do not recover the clusters, and no code bug was found behind that (diagnosis:
-  benchmarks/pfc_diagnose.py -> results/pfc/diagnose-artifact.json; records in results/pfc/). Artifact-MNIST
-  (k = 3) at the cpu preset stays at chance along the whole curve (ACC 0.338 / 0.340 / 0.343 min / median /
-  max over 3 seeds after 1,500 iterations) while C names G's ids on generated images with accuracy 1.0: G
+  benchmarks/diagnostics/pfc_diagnose.py -> results/pfc/diagnose-artifact.json; records in results/pfc/).
+  Artifact-MNIST (k = 3) at the cpu-compressed preset stays at chance along the whole curve (ACC 0.338 /
+  0.340 / 0.343 min / median / max over 3 seeds after 1,500 iterations) while C names G's ids on generated images with accuracy 1.0: G
   separates the ids by cues other than the artifact pixel, and C's rule does not transfer to real images.
   The pipeline itself works (G's samples differ by id, C learns the ids: tests). Two budget effects:
-  (1) tau = N / 30 (kept: the spec's choice, and the paper's own scaling for ORL, 30k -> tau 1k) compresses
+  (1) tau = N / 30 (the schedule of those records; now the preset cpu-compressed) compresses
   the eta schedule with N: at N = 1,500 eta leaves 10 after 50 iterations and is ~2,000 at the end,
   whereas in the paper G has 30,000 iterations at eta = 10 to learn the data first. Once eta * CE
   dominates, G stops approaching the data: on blank 28x28 images carrying only the artifact pixel, 300
@@ -80,6 +97,7 @@ Deviations and judgement calls (spec sections in brackets):
 from __future__ import annotations
 
 import math
+import time
 from pathlib import Path
 from typing import ClassVar
 
@@ -139,7 +157,8 @@ class PFC(DeepClusterer):
     gp_lambda: float = 100.0         # [P] (single-output critic)
     eta0: float = 10.0               # [P]
     eta_gamma: float = 1.2           # [P]
-    eta_step: int | None = None      # tau; None = n_iter // 30 [SUGGESTED] (30,000 at 900k [P])
+    eta_step: int | None = None      # tau; None = n_iter // 30 (30,000 at 900k [P]; ORL 1,000 at 30k [P]);
+                                     # the reduced presets fix it at 30,000 (the paper's absolute tau)
     lr: float = 1e-4                 # Adam, all three networks [P]
     beta1: float = 0.5
     beta2: float = 0.9
@@ -150,8 +169,12 @@ class PFC(DeepClusterer):
     init: str = "auto"               # "tflib" (released code's) for conv nets, PyTorch defaults for the MLPs
     prior: tuple | None = None       # cluster prior p(y); None = uniform [P]
     image_shape: tuple | None = None
-    eval_every: int = 0              # if > 0 and y given: ACC/NMI/ARI of argmax C on real data every N its
+    eval_every: int = 0              # if > 0: monitors (+ ACC/NMI/ARI and batch scores if y given) every N its
     eval_size: int = 10_000          # at most this many samples (a fixed random subset) for that curve
+    flat_window: int = 0             # 0 = fixed N [P]; > 0: stop once the unsupervised monitors are flat
+    flat_tol: float = 0.05           #   (see `_is_flat`); a multiple of eval_every
+    max_seconds: float | None = None  # wall-clock cap on the training loop of one fit() (None = none): runs the
+                                     # paper's schedule truncated at a time budget (benchmarks/gpu/pfc_gpu.py)
     log_every: int = 100
     sample_dir: str | None = None    # if set with sample_every > 0: G's sample grids during training
     sample_every: int = 0
@@ -159,10 +182,21 @@ class PFC(DeepClusterer):
     uses_images: ClassVar[bool] = False
     presets: ClassVar[dict] = {
         "paper": {},
+        # reduced budgets keep the paper's absolute eta schedule (tau = 30,000: eta = 10 for the first 30k
+        # iterations, Eq. 8 with the paper's values), not tau = n_iter // 30
         "cpu": {"n_iter": 1000, "batch_size": 32, "dim": 16, "eval_every": 100, "eval_size": 1000,
-                "log_every": 50},
+                "log_every": 50, "eta_step": 30_000},
+        # the cpu preset as it was before the change above: tau = n_iter // 30 compresses the paper's 30 eta
+        # steps into n_iter (eta ~2,000 at the end of any run); every cpu-preset record in
+        # benchmarks/results/pfc/ made before it used this schedule (their params say eta_step None)
+        "cpu-compressed": {"n_iter": 1000, "batch_size": 32, "dim": 16, "eval_every": 100, "eval_size": 1000,
+                           "log_every": 50},
+        # the scaled-down learning-curve setting (benchmarks/pfc_curve.py): DIM 8, batch 32, the paper's
+        # absolute eta schedule, monitors every 250 iterations, stop when they are flat (at most 30k iterations)
+        "cpu-flat": {"n_iter": 30_000, "batch_size": 32, "dim": 8, "eval_every": 250, "eval_size": 2000,
+                     "log_every": 250, "eta_step": 30_000, "flat_window": 2500, "flat_tol": 0.05},
         "smoke": {"n_iter": 30, "batch_size": 32, "dim": 8, "z_dim": 16, "n_critic": 2, "n_class": 2,
-                  "log_every": 10},
+                  "log_every": 10, "eta_step": 30_000},
         # the 2-D 8-Gaussian experiment (hyperparameters unspecified in the paper, spec §9.6): lambda = 0.1
         # (WGAN-GP's toy value for this data; lambda = 100 left the 2-D critic at wrong-sign optima), Adam lr
         # 1e-3, batch 64, N = 500 (tau = N / 30); the paper's 512-unit networks
@@ -179,7 +213,7 @@ class PFC(DeepClusterer):
         for name in ("n_iter", "batch_size", "n_critic", "n_class", "dim", "hidden", "critic_units",
                      "log_every"):
             pos_int(name)
-        for name in ("z_dim", "eval_every", "eval_size", "sample_every"):
+        for name in ("z_dim", "eval_every", "eval_size", "sample_every", "flat_window"):
             pos_int(name, allow_zero=True)
         if self.eta_step is not None:
             pos_int("eta_step")
@@ -203,8 +237,38 @@ class PFC(DeepClusterer):
             if p.shape != (self.n_clusters,) or (p < 0).any() or not np.isfinite(p).all() or p.sum() <= 0:
                 raise InvalidInputError(f"prior must be {self.n_clusters} non-negative probabilities (one per "
                                         f"cluster), got {self.prior!r}")
+        if self.flat_window and (not self.eval_every or self.flat_window % self.eval_every):
+            raise InvalidInputError(f"flat_window={self.flat_window} needs eval_every > 0 dividing it (the monitors "
+                                    f"are read every eval_every iterations), got eval_every={self.eval_every}")
+        if not (isinstance(self.flat_tol, (int, float)) and math.isfinite(self.flat_tol) and self.flat_tol >= 0):
+            raise InvalidInputError(f"flat_tol must be a finite number >= 0, got {self.flat_tol!r}")
+        if self.max_seconds is not None and not (isinstance(self.max_seconds, (int, float))
+                                                 and math.isfinite(self.max_seconds) and self.max_seconds > 0):
+            raise InvalidInputError(f"max_seconds must be a positive number of seconds or None, got {self.max_seconds!r}")
         if self.sample_every and not self.sample_dir:
             raise InvalidInputError("sample_every > 0 needs sample_dir (a folder for the sample grids)")
+
+    def _is_flat(self, curve) -> bool:
+        """The unsupervised stopping rule of flat_window > 0 (a reading of Algorithm 1's "until theta_g
+        converges", spec §9.11; labels play no part). Two monitors are read every eval_every iterations:
+        `wdist_mean`, the critic's Wasserstein estimate E D(x) - E D(G(z, y)) averaged over the training
+        steps since the last reading, and `real_conf`, C's mean max_j q(j|x) on the real evaluation subset.
+        With m = flat_window / eval_every readings per window, a reading is "flat" when the mean of each
+        monitor over the last m readings differs from its mean over the m before by at most flat_tol
+        relative to the latter; training stops when the last m readings were all flat (the monitors have
+        stayed level for one whole window), so at the earliest after 3 windows. n_iter stays the cap."""
+        m = self.flat_window // self.eval_every
+        if not self.flat_window or len(curve) < 3 * m:
+            return False
+
+        def flat_at(end):  # readings curve[:end]
+            for key in ("wdist_mean", "real_conf"):
+                a = np.mean([c[key] for c in curve[end - m:end]])
+                b = np.mean([c[key] for c in curve[end - 2 * m:end - m]])
+                if abs(a - b) > self.flat_tol * abs(b):
+                    return False
+            return True
+        return all(flat_at(len(curve) - j) for j in range(m))
 
     def _tau(self) -> int:
         return int(self.eta_step) if self.eta_step is not None else max(1, int(self.n_iter) // 30)
@@ -259,6 +323,7 @@ class PFC(DeepClusterer):
             s.opt_G, s.opt_D, s.opt_C = (make_optimizer(n.parameters(), "adam", self.lr, betas=betas)
                                          for n in (s.G, s.D, s.C))
             s.curve = []
+            s.w_sum, s.w_n, s.prev_eval = torch.zeros((), device=dev), 0, None
         G, D, C = s.G, s.D, s.C
         prior = None if self.prior is None else torch.as_tensor(np.asarray(self.prior, float) / np.sum(self.prior),
                                                                 dtype=torch.float32, device=dev)
@@ -266,7 +331,7 @@ class PFC(DeepClusterer):
         real_sampler = StepSampler(fit.data.n, n, fit.seed, "real", shuffle=True)
         real_sampler.steps_per_epoch = fit.data.n // n  # drop the short last batch: real and fake sizes match
         eval_idx = None
-        if fit.y is not None and self.eval_every:
+        if self.eval_every:
             g = np.random.default_rng(0 if fit.seed is None else fit.seed)
             m = min(self.eval_size or fit.data.n, fit.data.n)
             eval_idx = np.sort(g.choice(fit.data.n, m, replace=False)) if m < fit.data.n else np.arange(fit.data.n)
@@ -282,6 +347,8 @@ class PFC(DeepClusterer):
             with torch.set_grad_enabled(grad):
                 return G(z, F.one_hot(yy, k).float()), yy
 
+        deadline = None if self.max_seconds is None else time.monotonic() + float(self.max_seconds)
+
         def step(t):
             nc, nk = self.steps_at(t)
             eta = self.eta(t)
@@ -293,6 +360,7 @@ class PFC(DeepClusterer):
                 xf, _ = sample_fake(False)
                 out = critic_value(torch.cat([x, xf]))
                 wdist = out[:n].mean() - out[n:].mean()
+                s.w_sum = s.w_sum + wdist.detach()  # for the monitor wdist_mean (no sync here)
                 gp = gradient_penalty(D, x, xf)
                 loss_d = -wdist + self.gp_lambda * gp
                 s.opt_D.zero_grad(set_to_none=True)
@@ -303,6 +371,7 @@ class PFC(DeepClusterer):
                 xf, yy = sample_fake(False)
                 loss_c, logits = classifier_step(C, s.opt_C, xf, yy)
             fake_acc = (logits.argmax(1) == yy).float().mean()
+            s.w_n += nc
             # -- generator: -E D(G) + eta CE(C(G), y), D and C frozen (Eq. 7)
             D.requires_grad_(False)
             C.requires_grad_(False)
@@ -318,20 +387,34 @@ class PFC(DeepClusterer):
             logs = {"loss_d": loss_d.detach(), "wdist": wdist.detach(), "gp": gp.detach(),
                     "loss_c": loss_c.detach(), "fake_acc": fake_acc, "loss_g_adv": adv.detach(),
                     "ce_g": ce.detach(), "eta": eta}
+            stop = False
             if eval_idx is not None and ((t + 1) % self.eval_every == 0 or t + 1 == self.n_iter):
-                lab = self._argmax(C, eval_src)
-                met = _metrics(fit.y[eval_idx], lab)
-                s.curve.append({"it": t + 1, **met})
-                logs.update(met)
+                with torch.no_grad():
+                    q = eval_src.map(lambda b: F.softmax(C(b).float(), 1), self.embed_batch_size)
+                lab = q.argmax(1).cpu().numpy()
+                row = {"it": t + 1, "wdist_mean": float(s.w_sum) / max(s.w_n, 1),
+                       "real_conf": float(q.max(1).values.mean()),
+                       "label_change": None if s.prev_eval is None else float(np.mean(lab != s.prev_eval))}
+                s.w_sum, s.w_n, s.prev_eval = torch.zeros((), device=dev), 0, lab
+                if fit.y is not None:
+                    row.update(_metrics(fit.y[eval_idx], lab))
+                s.curve.append(row)
+                logs.update({k: v for k, v in row.items() if k != "it" and v is not None})
+                stop = self._is_flat(s.curve)
             if self.sample_dir and self.sample_every and (t + 1) % self.sample_every == 0:
                 _save_grid(G, k, self.z_dim, fit.data.sample_shape, Path(self.sample_dir) / f"samples-{t + 1:07d}.png",
                            seed=fit.seed, title=f"PFC samples after {t + 1} iterations")
+            if deadline is not None and time.monotonic() > deadline and t + 1 < self.n_iter:
+                stop = True
+            if stop:
+                s.stopped_at = t + 1
+                logs["stop"] = True
             return logs
 
         fit.phase("train", self.n_iter, step, unit="it", log_every=self.log_every)
         G.eval(), D.eval(), C.eval()
         labels = self._argmax(C, fit.data)
-        self.n_iter_ = int(self.n_iter)
+        self.n_iter_ = int(getattr(s, "stopped_at", self.n_iter))
         self.curve_ = list(s.curve)
         fit.finish(labels, generator_=G, critic_=D, classifier_=C)
         self.arch_ = arch
@@ -363,8 +446,13 @@ class PFC(DeepClusterer):
 
 
 def _metrics(y, lab) -> dict:
-    from ..metrics import acc, ari, nmi
-    return {"acc": float(acc(y, lab)), "nmi": float(nmi(y, lab)), "ari": float(ari(y, lab))}
+    """Whole-set Hungarian ACC, NMI, ARI and, labelled apart, the released code's per-batch scores (batches of
+    100, metrics.batch_scores) when there is at least one full batch."""
+    from ..metrics import acc, ari, batch_scores, nmi
+    out = {"acc": float(acc(y, lab)), "nmi": float(nmi(y, lab)), "ari": float(ari(y, lab))}
+    if len(y) >= 100:
+        out.update(batch_scores(y, lab, 100, random_state=0))
+    return out
 
 
 @torch.no_grad()

@@ -1,10 +1,11 @@
 """PFC at small budgets: why Artifact-MNIST stays at chance (k = 3), with cheap planted checks.
 
-    python benchmarks/pfc_diagnose.py                     # all cases below, 1 thread, writes
+    python benchmarks/diagnostics/pfc_diagnose.py                     # all cases below, 1 thread, writes
                                                           # benchmarks/results/pfc/diagnose-artifact.json
-    python benchmarks/pfc_diagnose.py --cases blank-paper-300 blank-fixed-eta-300
+    python benchmarks/diagnostics/pfc_diagnose.py --cases blank-paper-300 blank-fixed-eta-300
 
-Each case fits PFC (cpu preset unless the case says otherwise) with k = 3 on one data set and records, at
+Each case fits PFC (preset cpu-compressed, the cpu preset with tau = N / 30 that these cases were run with,
+unless the case says otherwise) with k = 3 on one data set and records, at
 every log point, the training signals (C's accuracy on generated batches = `fake_acc`, G's cross-entropy
 term, the critic's W-distance estimate, eta), the ACC of argmax C on the real images, and at the end what
 G draws for each cluster id: the mean/std of the artifact pixel and the mean image intensity (real images:
@@ -32,8 +33,8 @@ from deepclust.metrics import acc
 
 FIXED = 10 ** 9  # eta_step larger than any run: eta = eta0 = 10 throughout
 CASES = {
-    # name: (data, n_iter, overrides of the cpu preset, what it tests)
-    "blank-paper-300": ("blank", 300, {}, "cpu preset as is: tau = N / 30, eta 10 -> 1,667 within 300 iterations"),
+    # name: (data, n_iter, overrides of the cpu-compressed preset, what it tests)
+    "blank-paper-300": ("blank", 300, {}, "tau = N / 30 (cpu-compressed): eta 10 -> 1,667 within 300 iterations"),
     "blank-fixed-eta-300": ("blank", 300, {"eta_step": FIXED}, "eta fixed at 10 (the paper's first 30k iterations)"),
     "blank-fixed-eta-lr1e-3-1000": ("blank", 1000, {"eta_step": FIXED, "lr": 1e-3},
                                     "eta fixed at 10 and Adam lr 1e-3 (10x the paper's)"),
@@ -57,7 +58,7 @@ def data(name):
 def run(case, seed=0):
     dname, n_iter, over, what = CASES[case]
     X, y = data(dname)
-    est = PFC.from_preset("cpu", n_clusters=3, n_iter=n_iter, random_state=seed, verbose=0, device="cpu",
+    est = PFC.from_preset("cpu-compressed", n_clusters=3, n_iter=n_iter, random_state=seed, verbose=0, device="cpu",
                           log_every=max(1, n_iter // 10), eval_every=max(1, n_iter // 10), **over)
     t = time.time()
     est.fit(X, y)
