@@ -55,7 +55,7 @@ def table(headers: list[str], rows: list[list[str]], wrap_last: bool = True) -> 
     rows = [[str(c) for c in r] for r in rows]
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
     lead = sum(widths[:-1]) + 2 * (len(headers) - 1)
-    room = max(30, _width() - lead)
+    room = max(20, _width() - lead)
     out = []
     for r in [headers, *rows]:
         head = "  ".join(c.ljust(w) for c, w in zip(r[:-1], widths[:-1]))

@@ -5,7 +5,7 @@
 number, a number for a string, a float for an integer, ...), a negative number (numbers are >= 0 unless
 the class lists the parameter in `signed_params`), a non-positive learning rate or batch size, a layer-size
 tuple with a zero, None where None is not allowed, and n_clusters outside [2, n_samples]. Enumerated string
-values are method-specific: those are covered by test_validation.py's cases.
+values are method-specific: those are covered by test_cli_validation.py's cases.
 """
 import dataclasses
 import typing
