@@ -53,11 +53,11 @@ from .dec import AEKMeans
 class DCKMeans(AEKMeans):
     """DeepCluster with k-means (DC-Kmeans): pretrained autoencoder + ADMM (see module docstring)."""
 
-    admm_iters: int = 200
-    rho: float = 1.0
-    r_cluster: float = 1.0
-    r_data: float = 1.0
-    admm_batch_size: int = 100
+    admm_iters: int = 200       # ADMM iterations (one network epoch + one z step each)
+    rho: float = 1.0            # ADMM penalty on ||z - f(x) + u||^2
+    r_cluster: float = 1.0      # R_cluster: weight of the coupling term in the network step
+    r_data: float = 1.0         # R_data: weight of the reconstruction term in the network step
+    admm_batch_size: int = 100  # minibatch size of the network step
     dual_step: float = 1.0      # u <- u + dual_step * (z - f)
     reg_covar: float = 1e-5
 
@@ -137,9 +137,9 @@ class DCKMeans(AEKMeans):
 class DCGMM(DCKMeans):
     """DeepCluster with a full-covariance GMM (DC-GMM): pretrained autoencoder + ADMM."""
 
-    admm_iters: int = 300
-    rho: float = 1000.0
-    r_cluster: float = 0.01
+    admm_iters: int = 300       # ADMM iterations (run_dgmm_full.m)
+    rho: float = 1000.0         # ADMM penalty (run_dgmm_full.m)
+    r_cluster: float = 0.01     # R_cluster (run_dgmm_full.m)
     dual_step: float = 0.5
 
     presets: ClassVar[dict] = {"paper": {}, "cpu": {"pretrain_epochs": 30, "admm_iters": 20},
