@@ -46,6 +46,7 @@ from ..engine.base import estimator
 from ..engine.data import StepSampler
 from ..engine.training import encode
 from ..errors import InvalidInputError
+from .dcan import LatentClusteringBase
 from .dec import AEKMeans
 
 
@@ -61,6 +62,7 @@ class DCKMeans(AEKMeans):
     dual_step: float = 1.0      # u <- u + dual_step * (z - f)
     reg_covar: float = 1e-5
 
+    paper_data: ClassVar[dict] = LatentClusteringBase.paper_data  # the DCAN paper's inputs (its Tables III/IV)
     presets: ClassVar[dict] = {"paper": {}, "cpu": {"pretrain_epochs": 30, "admm_iters": 20},
                                "smoke": {"pretrain_epochs": 3, "admm_iters": 3, "n_init": 3}}
 
