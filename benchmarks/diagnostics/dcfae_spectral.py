@@ -8,7 +8,9 @@ DeepDenseNet(mu) (eval mode) and mu of all samples: k-means (n_init 20, as Algor
 on a symmetrised 10-nearest-neighbour graph (what benchmarks/dcfae_repair.py reports as spectral), and on c
 the authors' code's call exactly: sklearn SpectralClustering(n_clusters=K, n_init=20, random_state=10), i.e.
 an RBF affinity exp(-|c_i - c_j|^2) (gamma 1) on the dense n x n matrix (~0.7 GB and ~2.5 CPU minutes for
-USPS). Also the confusion matrices (rows = classes) of k-means and 10-NN spectral on c. Labels only score.
+USPS). Also the confusion matrices (rows = classes) of k-means and 10-NN spectral on c, and with
+--heads KIND ... the library's shared final heads (deepclust.engine.heads.fit_head, e.g. umap-gmm) on c.
+Labels only score.
 Writes benchmarks/results/dcfae/diagnostics-spectral-<dataset>.json.
 """
 from __future__ import annotations
@@ -26,6 +28,7 @@ def main(argv=None):
     ap.add_argument("--dataset", default="usps")
     ap.add_argument("--models", nargs="+", required=True, metavar="NAME=CHECKPOINT")
     ap.add_argument("--no-rbf", action="store_true")
+    ap.add_argument("--heads", nargs="*", default=[], help="shared heads to fit on c (deepclust.engine.heads)")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     from sklearn.cluster import KMeans, SpectralClustering
@@ -58,6 +61,12 @@ def main(argv=None):
             if space == "c":
                 r["confusion_kmeans_c"] = confusion_matrix(y, km).tolist()
                 r["confusion_spectral10nn_c"] = confusion_matrix(y, sc).tolist()
+        for kind in args.heads:
+            from deepclust.engine.heads import fit_head
+            t = time.process_time()
+            head = fit_head(Z["c"], K, kind, random_state=int(r["seed"] or 0))
+            r[f"head_{kind}_c"] = evaluate(y, head.labels_)
+            r[f"head_{kind}_seconds"] = round(time.process_time() - t, 1)
         if not args.no_rbf:
             t = time.process_time()
             lab = SpectralClustering(n_clusters=K, n_init=20, random_state=10).fit_predict(Z["c"])
