@@ -47,6 +47,9 @@ Deviations and judgement calls (spec sections in brackets):
   that C names perfectly (fake accuracy 1.0) while C labels real images at chance (records
   results/pfc/*-cpu-compressed*.json). That schedule stays available as the preset "cpu-compressed" (the
   committed records made before this change used it).
+- "ACC" is undefined in the paper; the released code logs purity averaged over batches of 100 validation
+  images. Our primary score is whole-set Hungarian ACC; the code's reading is computed beside it, labelled
+  (`batch_purity`, metrics.batch_scores; random labels: ~0.27 batch purity vs ~0.115 ACC at k = 10).
 - N_critic / N_class = 5 / 4 throughout (paper, §9.14); schedule="code" gives the released code's 5 / 2
   before n_iter // 3 and 10 / 4 after (§4.2).
 - A fixed N replaces "until theta_g converges" (§9.11); the final iterate is evaluated (§9.13). Named
