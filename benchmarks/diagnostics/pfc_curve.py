@@ -69,13 +69,15 @@ def run_seed(X, y, preset, seed, over, sample_path):
     est.save_samples(sample_path)
     hist = [h for h in est.history_ if h.get("phase") == "train" and "it" in h]
     trace = [{"it": h["it"], **{k: _r(h[k]) for k in ("fake_acc", "ce_g", "wdist", "eta") if k in h}} for h in hist]
-    res = {"seed": seed, "iterations": est.n_iter_, "stopped_by_rule": est.n_iter_ < est.n_iter,
+    flat = est.n_iter_ < est.n_iter and bool(est.curve_) and est._is_flat(est.curve_)
+    stop = "monitors flat" if flat else ("time cap (max_seconds)" if est.n_iter_ < est.n_iter else "iteration cap")
+    res = {"seed": seed, "iterations": est.n_iter_, "stopped_by_rule": flat, "stop_reason": stop,
            "wall_seconds": round(sec, 1), "cpu_seconds": round(cpu, 1),
            **{m: _r(final[m]) for m in METRICS},
            "final_fake_acc": _r(hist[-1]["fake_acc"]) if hist else None,
            "curve": [{k: _r(v) if k != "it" else v for k, v in row.items()} for row in est.curve_],
            "trace": trace, "samples_png": str(sample_path)}
-    print(f"seed {seed}: {est.n_iter_} it ({'flat' if res['stopped_by_rule'] else 'cap'}) in {sec:.0f}s wall / "
+    print(f"seed {seed}: {est.n_iter_} it ({stop}) in {sec:.0f}s wall / "
           f"{cpu:.0f}s cpu; ACC {final['acc']:.4f}, batch purity {final['batch_purity']:.4f}, "
           f"NMI {final['nmi']:.4f}", flush=True)
     return res, est
@@ -141,6 +143,9 @@ def main(argv=None):
     ap.add_argument("--preset", default="cpu-flat")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
     ap.add_argument("--n-iter", type=int, default=None, help="cap on generator iterations (default: the preset's)")
+    ap.add_argument("--max-seconds", type=float, default=None,
+                    help="wall-clock cap on each seed's training loop (PFC.max_seconds; the record states the "
+                         "iterations actually run)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", default=str(Path(RESULTS_DIR) / "pfc"))
     ap.add_argument("--tag", default=None)
@@ -157,6 +162,8 @@ def main(argv=None):
     name = f"curve-{a.data}-{a.preset}" + (f"-{a.tag}" if a.tag else "")
     out = Path(a.out)
     over = {"n_iter": a.n_iter} if a.n_iter else {}
+    if a.max_seconds:
+        over["max_seconds"] = a.max_seconds
     base = random_label_baseline(y, 3)
     runs, commands = [], [command_line()]
     if a.merge and (out / f"{name}.json").exists():
@@ -179,7 +186,7 @@ def main(argv=None):
                                  "batch_ari": "the released code's ARI: averaged over batches of 100"},
                "random_labels": {k: round(v, 4) for k, v in base.items()},
                "epochs_or_iterations": [f"{r['iterations']} generator iterations "
-                                        f"({'monitors flat' if r['stopped_by_rule'] else 'cap reached'})"
+                                        f"({r.get('stop_reason', 'monitors flat' if r['stopped_by_rule'] else 'cap reached')})"
                                         for r in runs],
                "iterations": [r["iterations"] for r in runs],
                "wall_seconds": [r["wall_seconds"] for r in runs], "cpu_seconds": [r["cpu_seconds"] for r in runs],
