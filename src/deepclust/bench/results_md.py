@@ -125,6 +125,8 @@ def render(records, grids=(), titles=None, command="deepclust results-md", base=
             wall = r.get("wall_seconds")
             wall = f"{np.mean(wall):.1f}" if isinstance(wall, list) and wall else "-"
             preset = r["preset"] if r.get("preset_used") in (None, r["preset"]) else r["preset_used"]
+            if isinstance(r.get("overrides"), dict) and r["overrides"]:  # e.g. fast + pretrain_steps=10000
+                preset += " + " + ", ".join(f"{k}={v}" for k, v in r["overrides"].items())
             src = (r.get("paper") or {}).get("source", "") if isinstance(r.get("paper"), dict) else ""
             L.append(f"| {r['method']} | {r['dataset']} | {preset} | {len(r['seeds'])} | " + " | ".join(cells) +
                      f" | {_budget(r)} | {wall} | {r.get('device', '-')} | {r.get('commit', '-')}, {r.get('date', '-')} "
