@@ -1,5 +1,8 @@
-"""Adaptive GMM deep clustering and its eta = 0 ablation "DeepGMM": J. Wang, J. Jiang, "Unsupervised deep
-clustering via adaptive GMM modeling and optimization", Neurocomputing 433, 2021.
+"""Adaptive GMM deep clustering and its eta = 0 ablation "DeepGMM": Jinghua Wang, Jianmin Jiang (Shenzhen
+University), "Unsupervised deep clustering via adaptive GMM modeling and optimization", Neurocomputing
+(Elsevier), 2021 (available online 5 January 2021; our copy of the text carries no volume or page numbers;
+conference version ACCV 2018, the paper's ref. [64]). Reproduction report: docs/reproductions/
+003_adaptive_gmm.md.
 
 'spec §N': the project's implementation notes on the paper (not shipped with the package).
 Algorithm (paper Table 1, Sec. 3-4):
