@@ -37,6 +37,10 @@ STAGE3 = ("stage 3 (joint encoder + GMM layer) lowers ACC the further it optimis
           "log-likelihood, contracted codes, tight components absorbing broad ones); the cpu preset therefore uses "
           "a small stage-3 step (lr 1e-4), see the agmm docstring and benchmarks/results/agmm/stage3-diagnosis.json; "
           "compare per_seed_stages ae_em (stage 2) with joint (stage 3)")
+STAGE3_BOUNDED = ("repaired stage 3 (AdaptiveGMM.BOUNDED: standardised codes, tied diagonal Sigma refreshed by stepwise "
+                  "EM, omega fixed at the stage-2 EM weights, reconstruction anchor, lr 1e-3, eta 1e-3 by unsupervised "
+                  "rules; agmm docstring 'Repaired stage 3'); compare per_seed_stages ae_em (stage 2 = the paper's "
+                  "AEF+GMM) with joint (stage 3)")
 
 
 def main(argv=None):
@@ -47,12 +51,20 @@ def main(argv=None):
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     ap.add_argument("--subset", type=int, default=None, help="random subset of each dataset (seed 0)")
     ap.add_argument("--eta", type=float, default=None, help="override eta for agmm")
+    ap.add_argument("--max-iter", type=int, default=None,
+                    help="truncate stage 3 to its first N iterations (the preset's lr schedule otherwise unchanged); "
+                         "result tag it<N>: e.g. the paper's stage 3 (50k it) where a CPU cannot run all of it")
     ap.add_argument("--cache", default=os.environ.get("AGMM_CACHE", "/tmp/deepclust-agmm"),
                     help="where the shared stage-1 autoencoders are kept (not committed)")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--stage1-only", action="store_true", help="only train (or register) the shared stage-1 AEs")
     ap.add_argument("--merge", action="store_true", help="add these seeds to the existing result file")
+    ap.add_argument("--tag", default=None, help="extra result-file tag (e.g. the date of the stage-1 AE a rerun used)")
+    ap.add_argument("--final-clusterer", default=None,
+                    help="fit this shared head (engine/heads.py, e.g. umap-gmm) on the final codes: the result's "
+                         "acc is then the head's, per_seed_stages keeps stage 2 (ae_em), the paper head (joint) "
+                         "and the head (final_head); result tag head-<kind>")
     ap.add_argument("--stage1-preset", default=None, choices=["paper", "cpu", "smoke"],
                     help="take stage 1 (the shared AE) from this preset instead of --preset: e.g. --preset paper "
                          "--stage1-preset cpu = the paper's stages 2-3 on the cpu-preset AE (result tag s1<preset>)")
@@ -82,7 +94,8 @@ def main(argv=None):
 
         for method in args.methods:
             stages: list[dict] = []
-            extra = {"stage1_shared": stage1, "per_seed_stages": stages, "note": NOTE.get(dataset, ""), "stage3_note": STAGE3,
+            extra = {"stage1_shared": stage1, "per_seed_stages": stages, "note": NOTE.get(dataset, ""),
+                     "stage3_note": STAGE3_BOUNDED if args.preset.endswith("-bounded") else STAGE3,
                      "paper_aef_gmm": {"acc": PAPER[dataset]["aef_gmm"][0], "nmi": PAPER[dataset]["aef_gmm"][1],
                                        "source": "003 Tables 3-4, AEF+GMM row (= our stage 2)"}}
             orig = results.run_once
@@ -95,20 +108,37 @@ def main(argv=None):
                                "final_mu_norm_max": float(np.linalg.norm(est.means_, axis=1).max()),
                                "min_cluster_share": float(np.bincount(est.labels_, minlength=ds.n_classes).min()
                                                           / len(est.labels_)),
-                               "trajectory": _trajectory(est.history_)})
+                               "trajectory": _trajectory(est.history_),
+                               **({"final_head": _head_row(est.history_)} if args.final_clusterer else {})})
                 return out
 
             overrides = {"pretrained_ae": str(ae_path)}
             if method == "agmm" and args.eta is not None:
                 overrides["eta"] = args.eta
+            if args.final_clusterer:
+                overrides["final_clusterer"] = args.final_clusterer
+            if args.max_iter is not None:
+                overrides["max_iter"] = args.max_iter
             est0 = get(method).from_preset(args.preset, **overrides)
             tags = [t for t in (f"sub{args.subset}" if args.subset else None,
-                                f"s1{s1_preset}" if s1_preset != args.preset.removesuffix("-bounded") else None)
+                                f"s1{s1_preset}" if s1_preset != args.preset.removesuffix("-bounded") else None,
+                                f"it{args.max_iter}" if args.max_iter is not None else None,
+                                f"head-{args.final_clusterer}" if args.final_clusterer else None, args.tag)
                     if t]
             budget = (f"stage 1 shared (seed 0, {s1_preset} preset): {stage1['budget']['rbm_iters']} it per RBM x 4 + "
                       f"{stage1['budget']['finetune_iters']} it fine-tune, batch {stage1['budget']['pretrain_batch_size']}; "
                       f"stage 3: {est0.max_iter} it, batch {est0.batch_size}, lr {est0.lr} / 10 every "
                       f"{est0.lr_step} it, eta {est0.eta}")
+            if args.max_iter is not None:
+                budget += (f" (stage 3 truncated to its first {args.max_iter} of the preset's "
+                           f"{get(method).from_preset(args.preset).max_iter} iterations)")
+            if args.merge:  # keep the per-seed stage records of the seeds not re-run (benchmark's merge keeps only ours)
+                prev = results.result_path({"method": method, "dataset": dataset, "preset": args.preset},
+                                           tag="-".join(tags) or None)
+                if prev.is_file():
+                    import json
+                    stages.extend(s for s in json.loads(prev.read_text()).get("per_seed_stages", [])
+                                  if s["seed"] not in args.seeds)
             results.run_once = run_once
             try:
                 pa, pn = PAPER[dataset][method]
@@ -179,6 +209,13 @@ def _trajectory(history) -> list[dict]:
     keys = ("it", "acc", "nmi", "nll", "separation", "recon", "min_cluster_share", "mu_norm_max")
     return [{k: round(float(r[k]), 4) for k in keys if k in r} for r in history
             if r.get("phase") == "joint" and "acc" in r]
+
+
+def _head_row(history) -> dict:
+    """The final_clusterer row of the history: the head's and the paper head's ACC/NMI on the same codes."""
+    row = next((r for r in reversed(history) if r.get("phase") == "final_clusterer"), {})
+    return {k: (round(float(v), 4) if isinstance(v, float) else v) for k, v in row.items()
+            if k in ("head", "acc", "nmi", "paper_acc", "paper_nmi")}
 
 
 def _write_meta(path: Path, meta: dict) -> None:
