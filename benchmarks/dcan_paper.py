@@ -62,7 +62,8 @@ def budget_of(method, preset, overrides=None):
             f"momentum SGD lr {p['lr']:g}; final k-means n_init={p['n_init']}")
 
 
-JOB_OVERRIDES = {"iter5000": {"n_iter": 5000}}  # tag -> overrides, for --jobs method:preset:tag
+JOB_OVERRIDES = {"iter5000": {"n_iter": 5000},  # tag -> overrides, for --jobs method:preset:tag
+                 "iter0": {"n_iter": 0}}  # the starting point (e.g. dcan:repaired:iter0 = the pretrained codes)
 
 
 def jobs(a):
