@@ -78,7 +78,8 @@ def jobs(a):
             paper = {"acc": paper, "source": SOURCE[d]} if paper is not None else None
             label = f"{method} [{preset}{'' if tag is None else ' ' + tag}]"
             if a.final_clusterer != "paper":
-                own, head = two_heads(method, d, preset, a.seeds, ov, tag, paper, a.final_clusterer, a.device)
+                own, head = two_heads(method, d, preset, a.seeds, ov, tag, paper, a.final_clusterer, a.device,
+                                      merge=a.merge)
                 rows += [(d, label + " paper head", own), (d, label + f" {a.final_clusterer} head", head)]
                 continue
             rec = benchmark(method, d, preset, a.seeds, paper=paper,
@@ -88,17 +89,22 @@ def jobs(a):
     return rows
 
 
-def two_heads(method, d, preset, seeds, ov, tag, paper, head, device):
+def two_heads(method, d, preset, seeds, ov, tag, paper, head, device, merge=False):
     """One fit per seed with final_clusterer=head: the method's own assignment (paper_labels_) and the
     head's (labels_) are scored on the same codes. Writes <d>-<preset>[-tag].json (the paper head, the
-    same file a plain run writes) and <d>-<preset>[-tag]-<head>.json; both after every seed."""
-    from deepclust.bench.results import machine_description, run_once, summarise, write_result
+    same file a plain run writes) and <d>-<preset>[-tag]-<head>.json; both after every seed. merge=True adds
+    these seeds to the existing files (bench.results.merge_records; e.g. a seed a timeout cut)."""
+    from deepclust.bench.results import (machine_description, merge_records, result_path, run_once, summarise,
+                                         write_result)
     from deepclust.datasets import load_dataset
     from deepclust.metrics import evaluate
     y = load_dataset(d, **DATA[d]).y
     runs = {"paper": [], head: []}
     htag = f"{tag}-{head}" if tag else head
     budget = budget_of(method, preset, ov)
+    key = {"method": method, "dataset": d, "preset": preset}
+    previous = {kind: json.loads(result_path(key, tag=t).read_text())
+                for kind, t in (("paper", tag), (head, htag)) if merge and result_path(key, tag=t).is_file()}
     for seed in seeds:
         r = run_once(method, d, seed, preset, dataset_kwargs=DATA[d], overrides={**ov, "final_clusterer": head},
                      device=device)
@@ -121,6 +127,8 @@ def two_heads(method, d, preset, seeds, ov, tag, paper, head, device):
             rec["stage_seconds"] = [x["stages"] for x in runs[kind]]
             if len(runs[kind]) < len(seeds):
                 rec["incomplete"] = f"{len(runs[kind])} of {len(seeds)} seeds {list(seeds)} done"
+            if kind in previous:
+                rec = merge_records(previous[kind], rec)
             write_result(rec, tag=t)
             recs[kind] = rec
     return recs["paper"], recs[head]
@@ -206,6 +214,8 @@ if __name__ == "__main__":
     ap.add_argument("--jobs", nargs="+", help="method:preset[:tag] runs (the repairs); writes SUMMARY-repairs.md")
     ap.add_argument("--summary", default=None, help="summary file name (default by mode)")
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--merge", action="store_true",
+                    help="with --jobs and --final-clusterer: add these seeds to the existing result files")
     ap.add_argument("--final-clusterer", default="paper",
                     help="with --jobs: fit with this final_clusterer (e.g. umap-gmm) and write the paper head "
                          "and this head, both scored on the same codes (<file>.json and <file>-<head>.json)")

@@ -29,3 +29,11 @@ def test_two_heads_scores_the_paper_head_of_a_plain_run(dcan_paper, tmp_path):
     assert set(files) == {"digits-smoke.json", "digits-smoke-kmeans.json"}
     assert files["digits-smoke.json"]["same_fit_as"] == "digits-smoke-kmeans.json"
     assert 0.3 < head["acc"][0] <= 1 and head["cpu_seconds"] == own["cpu_seconds"]
+
+
+def test_two_heads_merge_adds_seeds(dcan_paper, tmp_path):
+    dcan_paper.two_heads("dcan", "digits", "smoke", [0], {}, None, None, "kmeans", "cpu")
+    own, head = dcan_paper.two_heads("dcan", "digits", "smoke", [1], {}, None, None, "kmeans", "cpu", merge=True)
+    assert own["seeds"] == [0, 1] and head["seeds"] == [0, 1]
+    on_disk = json.loads((tmp_path / "dcan" / "digits-smoke-kmeans.json").read_text())
+    assert on_disk["seeds"] == [0, 1] and on_disk["acc"] == head["acc"] and on_disk["final_clusterer"] == "kmeans"
