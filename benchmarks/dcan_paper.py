@@ -7,6 +7,7 @@ usage:
   python benchmarks/dcan_paper.py --variants           # DCAN option sensitivity on USPS (seeds 0-2)
   python benchmarks/dcan_paper.py --jobs dcan:repaired abc:pretrained dc-kmeans:cpu dc-gmm:cpu \
          dcan:repaired:iter5000 --seeds 0 1 2   # the repairs / rebuilt baselines (issue 15), SUMMARY-repairs.md
+         [--final-clusterer umap-gmm]   # also score the UMAP + GMM head on the same codes (same fits)
   options: --preset paper|cpu|smoke  --seeds 0 1 2  --datasets usps mnist-test  --methods dcan abc ...
 
 Writes benchmarks/results/<method>/<dataset>-<preset>[-tag].json (k-means: <dataset>-paper-dcan.json) and benchmarks/results/dcan/SUMMARY-<preset>.md.
@@ -61,7 +62,8 @@ def budget_of(method, preset, overrides=None):
             f"momentum SGD lr {p['lr']:g}; final k-means n_init={p['n_init']}")
 
 
-JOB_OVERRIDES = {"iter5000": {"n_iter": 5000}}  # tag -> overrides, for --jobs method:preset:tag
+JOB_OVERRIDES = {"iter5000": {"n_iter": 5000},  # tag -> overrides, for --jobs method:preset:tag
+                 "iter0": {"n_iter": 0}}  # the starting point (e.g. dcan:repaired:iter0 = the pretrained codes)
 
 
 def jobs(a):
@@ -73,12 +75,63 @@ def jobs(a):
         ov = JOB_OVERRIDES.get(tag, {}) if tag else {}
         for d in a.datasets:
             paper = PAPER[d].get(method)
-            rec = benchmark(method, d, preset, a.seeds,
-                            paper={"acc": paper, "source": SOURCE[d]} if paper is not None else None,
+            paper = {"acc": paper, "source": SOURCE[d]} if paper is not None else None
+            label = f"{method} [{preset}{'' if tag is None else ' ' + tag}]"
+            if a.final_clusterer != "paper":
+                own, head = two_heads(method, d, preset, a.seeds, ov, tag, paper, a.final_clusterer, a.device,
+                                      merge=a.merge)
+                rows += [(d, label + " paper head", own), (d, label + f" {a.final_clusterer} head", head)]
+                continue
+            rec = benchmark(method, d, preset, a.seeds, paper=paper,
                             dataset_kwargs=DATA[d], budget=budget_of(method, preset, ov), device=a.device,
                             overrides=ov or None, tag=tag)
-            rows.append((d, f"{method} [{preset}{'' if tag is None else ' ' + tag}]", rec))
+            rows.append((d, label, rec))
     return rows
+
+
+def two_heads(method, d, preset, seeds, ov, tag, paper, head, device, merge=False):
+    """One fit per seed with final_clusterer=head: the method's own assignment (paper_labels_) and the
+    head's (labels_) are scored on the same codes. Writes <d>-<preset>[-tag].json (the paper head, the
+    same file a plain run writes) and <d>-<preset>[-tag]-<head>.json; both after every seed. merge=True adds
+    these seeds to the existing files (bench.results.merge_records; e.g. a seed a timeout cut)."""
+    from deepclust.bench.results import (machine_description, merge_records, result_path, run_once, summarise,
+                                         write_result)
+    from deepclust.datasets import load_dataset
+    from deepclust.metrics import evaluate
+    y = load_dataset(d, **DATA[d]).y
+    runs = {"paper": [], head: []}
+    htag = f"{tag}-{head}" if tag else head
+    budget = budget_of(method, preset, ov)
+    key = {"method": method, "dataset": d, "preset": preset}
+    previous = {kind: json.loads(result_path(key, tag=t).read_text())
+                for kind, t in (("paper", tag), (head, htag)) if merge and result_path(key, tag=t).is_file()}
+    for seed in seeds:
+        r = run_once(method, d, seed, preset, dataset_kwargs=DATA[d], overrides={**ov, "final_clusterer": head},
+                     device=device)
+        est = r.pop("estimator")
+        common = {"seed": seed, "seconds": r["seconds"], "cpu_seconds": r["cpu_seconds"],
+                  "stages": {k: round(v, 1) for k, v in getattr(est, "phase_seconds_", {}).items()}}
+        runs[head].append({**common, **{m: r[m] for m in ("acc", "nmi", "ari")}})
+        runs["paper"].append({**common, **evaluate(y, est.paper_labels_)})
+        print(f"{method} {d} {preset} seed={seed}: paper head acc={runs['paper'][-1]['acc']:.4f}, "
+              f"{head} acc={r['acc']:.4f} (cpu {r['cpu_seconds']:.1f}s, wall {r['seconds']:.1f}s)", flush=True)
+        recs = {}
+        for kind, t in (("paper", tag), (head, htag)):
+            rec = summarise(method, d, preset, runs[kind], paper=paper, dataset_kwargs=DATA[d], overrides=ov,
+                            device=machine_description("cpu"), budget=budget,
+                            extra={"final_clusterer": kind, "same_fit_as": f"{d}-{preset}-{htag}.json"
+                                   if kind == "paper" else f"{d}-{preset}{'-' + tag if tag else ''}.json",
+                                   "note": f"one fit per seed with final_clusterer={head!r}; the paper head "
+                                           "(the method's own assignment, paper_labels_) and the "
+                                           f"{head} head (labels_) read the same codes"})
+            rec["stage_seconds"] = [x["stages"] for x in runs[kind]]
+            if len(runs[kind]) < len(seeds):
+                rec["incomplete"] = f"{len(runs[kind])} of {len(seeds)} seeds {list(seeds)} done"
+            if kind in previous:
+                rec = merge_records(previous[kind], rec)
+            write_result(rec, tag=t)
+            recs[kind] = rec
+    return recs["paper"], recs[head]
 
 
 def main_tables(a):
@@ -161,6 +214,11 @@ if __name__ == "__main__":
     ap.add_argument("--jobs", nargs="+", help="method:preset[:tag] runs (the repairs); writes SUMMARY-repairs.md")
     ap.add_argument("--summary", default=None, help="summary file name (default by mode)")
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--merge", action="store_true",
+                    help="with --jobs and --final-clusterer: add these seeds to the existing result files")
+    ap.add_argument("--final-clusterer", default="paper",
+                    help="with --jobs: fit with this final_clusterer (e.g. umap-gmm) and write the paper head "
+                         "and this head, both scored on the same codes (<file>.json and <file>-<head>.json)")
     a = ap.parse_args()
     t = time.time()
     if a.jobs:
