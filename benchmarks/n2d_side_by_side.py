@@ -7,7 +7,9 @@ Per dataset and seed, in turn (so all three see the same machine load):
   plain    the recipe a user would write by hand: this library's `ae-kmeans` autoencoder (d-500-500-2000-10,
            50 epochs, the paper schedule otherwise), then umap-learn's UMAP (10 dims, n_neighbors 20,
            min_dist 0) and scikit-learn's GaussianMixture (full, default single k-means start) as separate steps;
-  n2d      `N2D.from_preset("fast")` (one call; engine/heads.py umap-gmm head);
+  n2d      `N2D.from_preset("fast")` (one call; engine/heads.py umap-gmm head) on the images as loaded (so the
+           preset's augment="auto" applies); `--n2d-vectors` gives it the flattened rows instead (the USPS file
+           of 2026-11-30 was made that way: its n2d rows have no "input" field);
   clustpy  ClustPy's DEC with its default schedule (100 pretraining + 150 clustering epochs, batch 256), run
            in ClustPy's own venv through benchmarks/peer/clustpy_run.py (skipped without --peer-python).
 Time is CPU seconds of the process (all threads) and wall seconds; one thread each. Writes
@@ -64,6 +66,8 @@ def main(argv=None):
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     ap.add_argument("--peer-python", default=None)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--n2d-vectors", action="store_true",
+                    help="give n2d the flattened rows (no image augmentation) instead of the images")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     warnings.simplefilter("ignore")
@@ -83,9 +87,14 @@ def main(argv=None):
             for seed in args.seeds:
                 row = {"seed": seed}
                 for label, fn in (("plain", plain), ("n2d", n2d)):
-                    lab, wall, cpu = fn(X, ds.y, k, seed)
+                    # n2d gets the data as a user has it (images keep their shape, so the preset's
+                    # augment="auto" applies); --n2d-vectors gives it the flattened rows the others get
+                    data = X if (label == "plain" or args.n2d_vectors or ds.X.ndim == 2) else ds.X
+                    lab, wall, cpu = fn(data, ds.y, k, seed)
                     row[label] = {**{m: round(v, 4) for m, v in evaluate(ds.y, lab).items()},
                                   "wall_seconds": round(wall, 1), "cpu_seconds": round(cpu, 1)}
+                    if label == "n2d":
+                        row[label]["input"] = "images" if data.ndim > 2 else "vectors"
                 if args.peer_python:
                     lab, wall, cpu, versions = clustpy_dec(args.peer_python, npz, seed, args.threads)
                     row["clustpy_dec"] = {**{m: round(v, 4) for m, v in evaluate(ds.y, lab).items()},
