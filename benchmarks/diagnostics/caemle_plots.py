@@ -27,7 +27,9 @@ RES = ROOT / "benchmarks" / "results"
 OUT = ROOT / "docs" / "reproductions" / "img"
 STYLE = {"dcec": ("k", "-"), "cae-mle/init": ("tab:blue", "-"), "cae-mle/centres": ("tab:cyan", "--"),
          "cae-mle/targets": ("tab:red", "-"), "cae-mle/multilevel": ("tab:green", "--"),
-         "cae-mle/multilevel-targets": ("tab:orange", "-"), "oracle": ("0.6", ":")}
+         "cae-mle/multilevel-targets": ("tab:orange", "-"), "cae-mle/merge": ("tab:purple", "-."),
+         "oracle": ("0.6", ":")}
+DATA = ("planted", "usps", "usps-cpu", "mnist-test")  # readings-<data>.json (usps-cpu: the --tag cpu file)
 
 
 def readings(data: str) -> None:
@@ -44,8 +46,10 @@ def readings(data: str) -> None:
             color, ls = STYLE.get(r["run"], ("0.3", "-"))
             h = r["history"]
             its = [i // 140 * 140 for i in h["it"]]  # the target update each ACC was measured at
+            head = r.get("final_head")
+            extra = f", {head['head']} head {head['acc']:.3f}" if head else ""
             ax.plot(its + [r["iterations"]], h["acc"] + [r["final"]["acc"]], color=color, ls=ls,
-                    label=f"{r['run']} ({r['final']['acc']:.3f})")
+                    label=f"{r['run']} ({r['final']['acc']:.3f}{extra})")
         ax.set_title(f"{data}, seed {seed}")
         ax.set_xlabel("self-training iteration")
         ax.grid(alpha=0.3)
@@ -118,18 +122,22 @@ def ifl_folds() -> None:
 
 def tables() -> None:
     """Markdown tables for the report, read from the result files (no number typed by hand)."""
-    for data in ("planted", "usps", "mnist-test"):
+    for data in DATA:
         path = RES / "cae-mle" / f"readings-{data}.json"
         if not path.is_file():
             continue
         rec = json.loads(path.read_text())
         print(f"\n#### readings-{data}.json\n")
-        print("| seed | run | init ACC | ACC after 1st update | final ACC | final NMI | Ward on final Z | its | CPU s |")
-        print("|---|---|---|---|---|---|---|---|---|")
+        print("| seed | run | init ACC | ACC after 1st update | final ACC | final NMI | Ward on final Z | head ACC / NMI "
+              "| its | CPU s |")
+        print("|---|---|---|---|---|---|---|---|---|---|")
         for r in rec["rows"]:
             first = r["history"]["acc"][0] if r["history"]["acc"] else float("nan")
+            head = r.get("final_head")
+            head = f"{head['head']}: {head['acc']:.4f} / {head['nmi']:.4f}" if head else "-"
             print(f"| {r['seed']} | {r['run']} | {r['init']['acc']:.4f} | {first:.4f} | {r['final']['acc']:.4f} | "
-                  f"{r['final']['nmi']:.4f} | {r['ward_on_final_z']['acc']:.4f} | {r['iterations']} | {r['cpu_seconds']} |")
+                  f"{r['final']['nmi']:.4f} | {r['ward_on_final_z']['acc']:.4f} | {head} | {r['iterations']} | "
+                  f"{r['cpu_seconds']} |")
     for f in sorted(RES.glob("cae-mle/*-init.json")):
         rec = json.loads(f.read_text())
         print(f"\n#### {f.name}\n")
@@ -160,7 +168,7 @@ def main():
         tables()
         return
     OUT.mkdir(parents=True, exist_ok=True)
-    for data in ("planted", "usps", "mnist-test"):
+    for data in DATA:
         readings(data)
     for ds in ("usps", "mnist-test"):
         paper_runs(ds)

@@ -20,7 +20,14 @@ stroke primitives, unequal sizes; the CAE is pretrained here for --pretrain-epoc
     OMP_NUM_THREADS=1 python benchmarks/diagnostics/caemle_readings.py --data planted --seeds 0 1 2
     OMP_NUM_THREADS=1 python benchmarks/diagnostics/caemle_readings.py --data usps --seeds 0 \\
         --ae-dir /work/scratch/caemle/ae --max-iter 20000
-Writes benchmarks/results/cae-mle/readings-<data>[-tag].json (rows merged by seed and run).
+    # cpu preset on USPS in [-1, 1] (the committed cpu rows' setting), CAE pretrained here for 30 epochs,
+    # every run also scored with the manifold head (UMAP + GMM on the same final embedding):
+    OMP_NUM_THREADS=1 python benchmarks/diagnostics/caemle_readings.py --data usps --usps-scale minus1-1 \\
+        --pretrain-epochs 30 --max-iter 3000 --seeds 0 --final-clusterer umap-gmm --tag cpu \\
+        --runs cae-mle/init cae-mle/multilevel-targets dcec cae-mle/merge
+Writes benchmarks/results/cae-mle/readings-<data>[-tag].json (rows merged by seed and run). With
+--final-clusterer, "final" stays the method's own assignment (paper_labels_) and "final_head" is the
+head's partition of the same embedding.
 """
 from __future__ import annotations
 
@@ -68,7 +75,7 @@ def load(data, seed):
         from planted import strokes
         return strokes(3000, seed=seed)
     from deepclust.datasets import load_dataset
-    ds = load_dataset(data, **SCALE[data])
+    ds = load_dataset(data, **SCALE.get(data, {}))
     return ds.X, ds.y
 
 
@@ -85,12 +92,17 @@ def main():
     ap.add_argument("--data", default="planted", choices=["planted", "usps", "mnist-test"])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
     ap.add_argument("--runs", nargs="+", default=["dcec", *[f"cae-mle/{h}" for h in HIERARCHIES], "oracle"])
-    ap.add_argument("--pretrain-epochs", type=int, default=40, help="planted only (USPS/MNIST: the shared CAE)")
+    ap.add_argument("--pretrain-epochs", type=int, default=40,
+                    help="planted, or usps/mnist-test without --ae-dir: pretrain the CAE here for this many epochs")
+    ap.add_argument("--usps-scale", default="minus05-05", choices=["minus05-05", "minus1-1"])
+    ap.add_argument("--final-clusterer", default="paper", help="also score this head (engine/heads.py) per run")
     ap.add_argument("--ae-dir", default=None, help="usps/mnist-test: DIR of caemle_ifl.py --pretrained")
     ap.add_argument("--max-iter", type=int, default=5000)
     ap.add_argument("--tag", default=None)
     a = ap.parse_args()
     torch.set_num_threads(1)
+    if a.data == "usps":
+        SCALE["usps"] = {"scale": a.usps_scale}
     out = RESULTS / f"readings-{a.data}{'-' + a.tag if a.tag else ''}.json"
     old = json.loads(out.read_text()) if out.is_file() else {}
     rows = {(r["seed"], r["run"]): r for r in old.get("rows", [])}
@@ -98,7 +110,7 @@ def main():
         X, y = load(a.data, seed)
         k = int(y.max()) + 1
         with tempfile.TemporaryDirectory() as tmp:
-            if a.data == "planted":
+            if a.data == "planted" or a.ae_dir is None:
                 ae_path = Path(tmp) / "ae.pt"
                 t = time.process_time()
                 pre = DCEC(pretrain_epochs=a.pretrain_epochs, max_iter=0, n_clusters=k, random_state=seed,
@@ -110,7 +122,7 @@ def main():
                 pretrain = {"epochs": 200, "file": ae_path.name}
             for run in a.runs:
                 common = dict(n_clusters=k, random_state=seed, verbose=0, pretrained_ae=str(ae_path),
-                              max_iter=a.max_iter)
+                              max_iter=a.max_iter, final_clusterer=a.final_clusterer)
                 if run == "dcec":
                     est = DCEC(**common)
                 elif run == "oracle":
@@ -127,9 +139,16 @@ def main():
                 init = {m: round(init_row[m], 4) for m in ("acc", "nmi")}
                 if run == "oracle":  # the init row is logged before the oracle replaces the k-means start
                     init = {m: round(v, 4) for m, v in evaluate(y, y).items() if m in ("acc", "nmi")}
+                own = getattr(est, "paper_labels_", None) if a.final_clusterer != "paper" else None
+                own = est.labels_ if own is None else own
                 row = {"seed": seed, "run": run, "init": init,
-                       "final": {m: round(v, 4) for m, v in evaluate(y, est.labels_).items()},
+                       "final": {m: round(v, 4) for m, v in evaluate(y, own).items()},
+                       **({"final_head": {"head": a.final_clusterer,
+                                          **{m: round(v, 4) for m, v in evaluate(y, est.labels_).items()}}}
+                          if a.final_clusterer != "paper" else {}),
                        "ward_on_final_z": {m: round(v, 4) for m, v in evaluate(y, ward(Z, k)[1]).items()},
+                       "final_kl_loss": next((round(float(r["kl_loss"]), 6) for r in reversed(est.history_)
+                                              if r.get("phase") == "cluster" and "kl_loss" in r), None),
                        "iterations": max([int(r["it"]) for r in est.history_ if r.get("phase") == "cluster" and "it" in r] or [0]), "n_ward_refresh": getattr(est, "n_ward_refresh_", 0),
                        "history": h, "wall_seconds": round(wall, 1), "cpu_seconds": round(cpu, 1),
                        "pretrain": pretrain}
@@ -138,8 +157,9 @@ def main():
                 write_json(out, {
                     "what": __doc__.split("\n\n")[0], "data": a.data,
                     "settings": {"max_iter": a.max_iter, "update_interval": 140, "tol": 0.001, "gamma": 0.1,
-                                 "levels": [1, 2, 4], "pretrain_epochs": a.pretrain_epochs if a.data == "planted"
-                                 else 200, "data_kwargs": SCALE.get(a.data, {"n": 3000})},
+                                 "levels": [1, 2, 4], "pretrain_epochs": a.pretrain_epochs if (a.data == "planted" or a.ae_dir is None)
+                                 else 200, "data_kwargs": SCALE.get(a.data, {"n": 3000}),
+                                 "final_clusterer": a.final_clusterer},
                     "rows": [rows[key] for key in sorted(rows, key=lambda kk: (kk[0], a.runs.index(kk[1])
                                                                                 if kk[1] in a.runs else 99))],
                     "device": machine_description("cpu"), "command": command_line(), "commit": git_commit()})

@@ -19,6 +19,9 @@ Algorithm (spec §4.1):
   they overwrite mu before Q and P are computed.
 
 Deviations / judgement calls:
+  - §9.2: the paper gives no training settings (epochs, learning rate, batch, T, tol, gamma); all are
+    DCEC's reference values (Guo et al. 2017, dcec.py). gamma = 0.1 was set there for USPS in
+    [-0.5, 0.5]; the paper's "[-1, 1]" makes L_r 4x larger at the same gamma (dcec.py, spec §9.11-12).
   - §2.3: Ward through fastcluster.linkage_vector (O(n d) memory; same partition as scipy's `ward`),
     via `engine.assignment.ward`; no connectivity graph.
   - §3.4: default option A (Ward initialises centres and labels; training is DCEC's). Option B is a flag.
@@ -56,8 +59,20 @@ learning". Each reading is a named value; "init" (the default) is the paper-lite
                  U = `merge_updates`, so the clusters are merged gradually down to s, where it continues as
                  "targets"; P = one-hot of the current cut, centres = its means (not trained: replaced at
                  each update), labels = the cut at s from update U on.
-`levels` and `merge_updates` are fixed a priori (octaves of s; 10 updates), not chosen by any score. None of these is selected by ACC: the
-report compares them on planted data with a known answer and on USPS, labels only scoring.
+`levels` and `merge_updates` are fixed a priori (octaves of s; 10 updates), not chosen by any score. None
+of these is selected by ACC: the report compares them on planted data with a known answer and on USPS,
+labels only scoring.
+
+The named repair is hierarchy="multilevel-targets" (docs/reproductions/001_caemle_ifl.md §7); the
+default stays "init". Rule, fixed from the paper's text, no labels: the only reading that does all three
+things the paper says of the hierarchy - Ward applied during training ("simultaneously applied alongside
+the reconstruction loss"), several levels of the tree ("multi-level feature learning"), and the hard Ward
+assignment as the target with the Ward means as centroids ("cluster assignment hardening to generate
+centroids"). The report's planted-data runs agree with it but did not make the choice. Measured on USPS
+(cpu preset, seed 0, report §7.1) it does NOT help: 76.58 % vs 77.81 % for "init" (the re-cut tree keeps
+relabelling points and ACC oscillates), so it is a named option, not a shown repair.
+`final_clusterer` (engine, not in the paper): "paper" (default) keeps the nearest-centre assignment;
+another head (e.g. "umap-gmm") relabels the final embedding, the paper's labels kept in paper_labels_.
 """
 from __future__ import annotations
 
@@ -85,7 +100,8 @@ class CAEMLE(DCEC):
     spec's name for hierarchy="centres" (option B, one Ward run per target update)."""
 
     ac_refresh: bool = False      # [SUGGESTED] spec §3.4 option B; False = option A (the default)
-    hierarchy: str = "init"       # "init" (paper-literal) | "centres" | "targets" | "multilevel" | "multilevel-targets"
+    hierarchy: str = "init"       # "init" (paper-literal) | "centres" | "targets" | "multilevel" |
+                                  # "multilevel-targets" (the named repair) | "merge"
     levels: tuple = (1, 2, 4)     # multilevel readings: cuts at these multiples of n_clusters (level 0 labels)
     merge_updates: int = 10       # "merge": target updates spent merging from levels[-1] * s down to s
 

@@ -8,7 +8,11 @@ Afghah (arXiv:2010.02343, 2020), which build on DCEC. Algorithm:
      P refreshed on all data every T = 140 iterations; stop when < tol = 0.1 % of labels change;
      at most 20,000 iterations.
 Deviations: labels are recomputed once after the loop (§4.1 step 4, [SUGGESTED]); PyTorch's symmetric
-'same' padding instead of Keras' asymmetric one (same shapes, §2.1).
+'same' padding instead of Keras' asymmetric one (same shapes, §2.1). The settings above are those of the
+authors' Keras code (XifengGuo/DCEC: ConvAE.py, DCEC.py; k-means n_init = 20, glorot-uniform init) where
+the DCEC paper is silent. Presets: "paper" = those settings; "cpu" = 30 pretraining epochs and at most
+3,000 clustering iterations (a reduced CPU budget, not the paper's); "smoke" = seconds, for tests.
+`final_clusterer` (engine, not in the paper): "paper" (default) keeps DCEC's nearest-centre labels.
 
 Input scaling and gamma (spec §9.11-12): gamma = 0.1 is the reference code's value (Keras
 loss_weights=[gamma, 1] on [kld, mse]), calibrated with USPS in [-0.5, 0.5] (Guo's `load_usps` halves the

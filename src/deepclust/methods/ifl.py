@@ -37,10 +37,13 @@ Deviations / judgement calls (spec section in brackets):
   - [§9.9] no per-fold normalisation of distances (the paper has none).
   - [§9.10] every fold's model is trained from scratch on inner-train only; fold seeds are derived from
     random_state and the fold index.
-  - Budgets: "paper" preset = the spec's settings for the base and the final clusterer; "cpu" = a reduced
-    CPU budget (base: 15 pretraining epochs, <= 1,500 clustering its per fold; final clusterer: its
-    "cpu" preset, 30 epochs / 3,000 its); "smoke" = 3 folds with smoke budgets (8 pretraining epochs
-    at batch 64, 40 clustering its; for tests).
+  - Budgets (the paper states none, spec §9.2): "paper" preset = the spec's settings (DCEC's) for the
+    base and the final clusterer, r = 10; "cpu" = a reduced CPU budget (base: 15 pretraining epochs,
+    <= 1,500 clustering its per fold; final clusterer: its "cpu" preset, 30 epochs / 3,000 its); "smoke"
+    = 3 folds with smoke budgets (8 pretraining epochs at batch 64, 40 clustering its; for tests). The
+    fold models then get less training than a CAE-MLE run of the same preset, so their held-out
+    partitions (what the IFL features encode) are weaker than the base's own; with
+    base_params={} the folds run the base's preset unchanged (docs/reproductions/001_caemle_ifl.md §8).
   - A saved fold is reused on resume only if its test indices and base settings match this run's.
   - The final clusterer gets its own seed derived from random_state ("ifl-final").
   - Out-of-sample `predict`/`transform` (not in the paper, which is transductive): the IFL features of a
