@@ -131,11 +131,6 @@ COMMON_MEANINGS = {
     "momentum": "SGD momentum", "n_iter": "training iterations", "log_every": "iterations between history rows",
     "monitor_every": "iterations between monitoring rows", "weight_decay": "L2 weight decay",
     "arch": "network architecture", "init": "weight initialisation", "dropout": "dropout rate",
-
-
-
-
-
     "n_folds": "folds", "n_jobs": "parallel processes (-1 = all cores)", "max_iter_em": "EM iterations",
     "covariance_type": "diag | full | tied | spherical", "reg_covar": "added to the covariance diagonal",
     "latent_act": "activation of the embedding layer", "assign": "cluster assignment rule",
