@@ -34,17 +34,14 @@ def main(argv=None):
     from deepclust.datasets import load_dataset
     from deepclust.engine.io import write_json
     from deepclust.metrics import evaluate
+    from dcfae_spectral import encode_checkpoint  # same folder (run as a script)
     ds = load_dataset(args.dataset, resize=32)
     y, K = ds.y, ds.n_classes
     out = {"what": __doc__.split("\n\n")[1].strip(), "dataset": args.dataset, "models": {},
            "command": command_line(), "commit": git_commit(), "device": machine_description()}
     for item in args.models:
         name, path = item.split("=", 1)
-        p = torch.load(path, map_location="cpu", weights_only=False)
-        enc, dense = p["state"]["enc"].eval(), p["state"]["dense"].eval()
-        with torch.no_grad():
-            X = torch.from_numpy(np.asarray(ds.X))
-            c = dense(torch.cat([enc(X[i:i + 512])[0] for i in range(0, len(X), 512)])).double().numpy()
+        _, _, c = encode_checkpoint(path, ds.X)
         single = []
         for s in range(args.restarts):
             km = KMeans(K, n_init=1, random_state=s).fit(c)

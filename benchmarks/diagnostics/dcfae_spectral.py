@@ -23,6 +23,17 @@ import numpy as np
 import torch
 
 
+def encode_checkpoint(path: str, X):
+    """A saved DCFAE model's encoder means mu and DeepDenseNet codes c of X (float64 arrays), batched."""
+    p = torch.load(path, map_location="cpu", weights_only=False)
+    enc, dense = p["state"]["enc"].eval(), p["state"]["dense"].eval()
+    with torch.no_grad():
+        X = torch.from_numpy(np.asarray(X))
+        mu = torch.cat([enc(X[i:i + 512])[0] for i in range(0, len(X), 512)])
+        c = dense(mu)
+    return p, mu.double().numpy(), c.double().numpy()
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dataset", default="usps")
@@ -44,13 +55,8 @@ def main(argv=None):
            "command": command_line(), "commit": git_commit(), "device": machine_description()}
     for item in args.models:
         name, path = item.split("=", 1)
-        p = torch.load(path, map_location="cpu", weights_only=False)
-        enc, dense = p["state"]["enc"].eval(), p["state"]["dense"].eval()
-        with torch.no_grad():
-            X = torch.from_numpy(np.asarray(ds.X))
-            mu = torch.cat([enc(X[i:i + 512])[0] for i in range(0, len(X), 512)])
-            c = dense(mu)
-        Z = {"c": c.double().numpy(), "mu": mu.double().numpy()}
+        p, mu, c = encode_checkpoint(path, ds.X)
+        Z = {"c": c, "mu": mu}
         r = {"checkpoint": path, "seed": p["params"].get("random_state"), "target": p["params"].get("target", "paper")}
         for space, z in Z.items():
             km = KMeans(K, n_init=20, random_state=int(r["seed"] or 0)).fit_predict(z)
